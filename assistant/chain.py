@@ -1,0 +1,218 @@
+"""The answering pipeline as an LCEL runnable: resolve, retrieve, answer, verify.
+
+``build_chain(settings)`` returns a runnable that takes ``{"question", "history"}``
+and streams ``str`` tokens followed by one final :class:`Answer`. Each stage is
+a small function with typed input and output so it can be tested alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
+
+from assistant.condense import is_follow_up, standalone_query
+from assistant.guards import asks_for_advice, invented_amounts
+from assistant.prompts import Prompt, load_prompt
+from assistant.quotes import check_quotes, cited_numbers, normalise, parse_answer
+from assistant.references import Reference, load_references
+from assistant.retrieval import HybridRetriever, Retrieved
+from assistant.schema import Answer, Citation, Context, QuestionError, Timings, Turn
+from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ADVICE_POINTER = "For doses or decisions about your own treatment, please ask your clinician."
+
+
+@dataclass
+class Prepared:
+    """Everything the answer step needs; built before the model is called."""
+
+    question: str
+    query: str
+    history: list[Turn]
+    retrieved: list[Retrieved]
+    best_similarity: float
+    started: float
+    retrieval_s: float
+    messages: list = field(default_factory=list)
+
+
+def check_question(question: str, settings: Settings) -> str:
+    q = " ".join((question or "").split())
+    if not q:
+        raise QuestionError("Please type a question.")
+    if len(q) > settings.max_question_chars:
+        raise QuestionError(
+            f"That question is {len(q):,} characters long; the limit is {settings.max_question_chars:,}. "
+            "Please shorten it."
+        )
+    return q
+
+
+def format_passages(retrieved: Sequence[Retrieved], prompt: Prompt, refs: dict[str, Reference]) -> str:
+    lines = []
+    for n, r in enumerate(retrieved, 1):
+        cites = "; ".join(refs[k].short() for k in r.chunk.ref_keys if k in refs)
+        lines.append(prompt.passage.format(n=n, section=r.chunk.section, text=r.chunk.prompt_text(), cites=cites))
+    return "\n".join(lines)
+
+
+def build_messages(p: Prepared, prompt: Prompt, refs: dict[str, Reference]) -> list:
+    history = ""
+    if p.history and is_follow_up(p.question):
+        history = "".join(prompt.history_turn.format(question=t.question, answer=t.answer) for t in p.history[-1:])
+    user = prompt.user.format(
+        history=history,
+        passages=format_passages(p.retrieved, prompt, refs),
+        question=p.question,
+        refusal=prompt.refusal,
+    )
+    return [SystemMessage(prompt.system_text()), HumanMessage(user.strip())]
+
+
+def _is_refusal(text: str, prompt: Prompt) -> bool:
+    norm = normalise(text)[0]
+    ref = normalise(prompt.refusal)[0].rstrip(".")
+    return ref in norm or norm.startswith("i'm sorry") or norm.startswith("i am sorry")
+
+
+def _reference_labels(keys: Sequence[str], refs: dict[str, Reference]) -> list[str]:
+    return [f"{refs[k].short()}: “{refs[k].title.rstrip('.')}”" for k in keys if k in refs]
+
+
+def finish(p: Prepared, raw: str, prompt: Prompt, refs: dict[str, Reference], first_token: float | None) -> Answer:
+    """Parse the model output, verify quotes, apply the guards, and build the typed answer."""
+    contexts = [
+        Context(
+            n=n, chunk_id=r.chunk.id, source=r.chunk.source, section=r.chunk.section, text=r.chunk.text,
+            start=r.chunk.start, end=r.chunk.end, score=r.score, dense=r.dense, bm25=r.bm25,
+            ref_keys=list(r.chunk.ref_keys),
+        )
+        for n, r in enumerate(p.retrieved, 1)
+    ]
+    chunks = [r.chunk for r in p.retrieved]
+    parsed = parse_answer(raw)
+    text = parsed.answer
+    abstained = not p.retrieved or _is_refusal(text, prompt) or not text.strip()
+    reason = ""
+    if not abstained:
+        invented = invented_amounts(raw, (c.prompt_text() for c in chunks))
+        if invented:
+            abstained, reason = True, f"answer stated amounts not in the sources: {invented}"
+    citations: list[Citation] = []
+    unverified = 0
+    if abstained:
+        if reason:
+            log.warning("replaced an answer by the refusal: %s", reason)
+        text = prompt.refusal
+        if asks_for_advice(p.question):
+            text = f"{prompt.refusal} {ADVICE_POINTER}"
+    else:
+        checked = check_quotes(parsed.quotes, chunks)
+        unverified = sum(not q.verified for q in checked)
+        quoted: set[int] = set()
+        for q in checked:
+            if not (1 <= q.n <= len(chunks)):
+                continue
+            c = chunks[q.n - 1]
+            quoted.add(q.n)
+            citations.append(
+                Citation(
+                    n=q.n, chunk_id=c.id, source=c.source, section=c.section, quote=q.text, verified=q.verified,
+                    start=q.start, end=q.end, references=_reference_labels(c.ref_keys, refs),
+                )
+            )
+        for n in cited_numbers(text):
+            if 1 <= n <= len(chunks) and n not in quoted:
+                c = chunks[n - 1]
+                citations.append(
+                    Citation(n=n, chunk_id=c.id, source=c.source, section=c.section, quote=None, verified=False,
+                             references=_reference_labels(c.ref_keys, refs))
+                )
+        citations.sort(key=lambda c: c.n)
+    total = time.perf_counter() - p.started
+    return Answer(
+        question=p.question, query=p.query, answer=text, abstained=abstained,
+        citations=citations, contexts=[] if abstained and not p.retrieved else contexts,
+        timings=Timings(retrieval_s=p.retrieval_s, first_token_s=first_token, total_s=total),
+        prompt=prompt.name, unverified_quotes=unverified, raw=raw,
+    )
+
+
+class AnswerChain:
+    """Holds the pieces the runnable needs; ``runnable`` is the LCEL pipeline."""
+
+    def __init__(self, settings: Settings, retriever: HybridRetriever, llm_factory) -> None:
+        self.settings = settings
+        self.retriever = retriever
+        self.prompt = load_prompt(settings.prompt)
+        self.refs = {r.key: r for r in load_references(settings.corpus_dir)}
+        self._llm_factory = llm_factory
+        self.runnable: Runnable = RunnableLambda(self.prepare) | RunnableGenerator(self._generate)
+
+    def prepare(self, inputs: dict) -> Prepared:
+        started = time.perf_counter()
+        question = check_question(inputs.get("question", ""), self.settings)
+        history = [t if isinstance(t, Turn) else Turn(**t) for t in inputs.get("history") or []]
+        history = history[-self.settings.history_turns :] if self.settings.history_turns else []
+        query = standalone_query(question, [t.question for t in history])
+        retrieved = self.retriever.retrieve(query)
+        best = max((r.dense for r in retrieved if r.dense is not None), default=0.0)
+        if best < self.settings.min_relevance:
+            log.info("best similarity %.3f below %.2f: out of scope", best, self.settings.min_relevance)
+            retrieved = []
+        p = Prepared(question, query, history, retrieved, best, started, time.perf_counter() - started)
+        p.messages = build_messages(p, self.prompt, self.refs) if retrieved else []
+        return p
+
+    def _generate(self, inputs: Iterator[Prepared]) -> Iterator[str | Answer]:
+        for p in inputs:
+            if not p.retrieved:
+                yield finish(p, self.prompt.refusal, self.prompt, self.refs, None)
+                continue
+            llm = self._llm_factory()
+            parts: list[str] = []
+            first: float | None = None
+            for chunk in llm.stream(p.messages):
+                token = chunk.content if isinstance(chunk.content, str) else ""
+                if not token:
+                    continue
+                if first is None:
+                    first = time.perf_counter() - p.started
+                parts.append(token)
+                yield token
+            yield finish(p, "".join(parts), self.prompt, self.refs, first)
+
+
+def build_chain(settings: Settings, retriever: HybridRetriever | None = None) -> AnswerChain:
+    from assistant.embeddings import LocalEmbeddings
+    from assistant.llm import chat_model
+    from assistant.store import Store
+
+    if retriever is None:
+        store = Store(settings)
+        if store.count() == 0:
+            from assistant.store import StoreError
+
+            raise StoreError("the store is empty: run `python ingest.py` first")
+        retriever = HybridRetriever(
+            store=store, embeddings=LocalEmbeddings(settings.embedding_model, settings.embedding_batch_size),
+            settings=settings,
+        )
+    return AnswerChain(settings, retriever, lambda: chat_model(settings))
+
+
+def ask(chain: AnswerChain, question: str, history: Sequence[Turn] = ()) -> Answer:
+    """Run the chain to completion and return the final answer."""
+    final: Answer | None = None
+    for event in chain.runnable.stream({"question": question, "history": list(history)}):
+        if isinstance(event, Answer):
+            final = event
+    assert final is not None
+    return final

@@ -1,0 +1,32 @@
+"""Deterministic safety nets around the model's answer.
+
+A 1.5B model follows "never invent doses" most of the time, not always; these
+checks make the rule hold: an answer that states a dose or a percentage not
+present in its passages is replaced by the refusal.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+_DOSE = re.compile(
+    r"\b\d+(?:[.,]\d+)?\s*(?:mg|mcg|µg|μg|g|iu|i\.u\.|units?|milligrams?|micrograms?|ml|tablets?|pills?)\b"
+    r"|\b(?:once|twice|three times)\s+(?:a|per)\s+(?:day|week)\b|\b\d+(?:[.,]\d+)?\s*%",
+    re.I,
+)
+_ADVICE = re.compile(
+    r"\b(dose|dosage|dosing|how much|how many (?:mg|pills|tablets)|should i|can i|my doctor|am i|do i need|"
+    r"for me|prescribe|take (?:it|anastrozole|clomiphene|clomid))\b",
+    re.I,
+)
+
+
+def invented_amounts(answer: str, passages: Iterable[str]) -> list[str]:
+    """Doses, frequencies and percentages in the answer that no passage states."""
+    source = " ".join(passages).lower()
+    return [m.group(0) for m in _DOSE.finditer(answer) if m.group(0).lower() not in source]
+
+
+def asks_for_advice(question: str) -> bool:
+    return bool(_ADVICE.search(question))

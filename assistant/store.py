@@ -1,0 +1,219 @@
+"""The Chroma collection: embedded (persistent folder) or a Chroma server.
+
+The manifest of ingested files is derived from chunk metadata rather than kept
+in a side file, so it can never disagree with the store, and the same code
+works against a server. A file counts as ingested only when every one of its
+chunks carries the file's current hash (``file_sha256``) and the expected count
+(``n_chunks``) is present: an ingest killed half-way is simply redone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assistant.chunking import Chunk
+from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class StoreError(Exception):
+    """The store cannot be opened or used; the message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class FileState:
+    sha256: str
+    n_chunks: int
+    present: int
+
+    @property
+    def complete(self) -> bool:
+        return self.present == self.n_chunks
+
+
+def chunk_metadata(chunk: Chunk, file_sha256: str, n_chunks: int) -> dict[str, Any]:
+    return {
+        "source": chunk.source,
+        "start": chunk.start,
+        "end": chunk.end,
+        "section": chunk.section,
+        "kind": chunk.kind,
+        "ref_keys": ",".join(chunk.ref_keys),
+        "header": chunk.header,
+        "index": chunk.index,
+        "file_sha256": file_sha256,
+        "n_chunks": n_chunks,
+    }
+
+
+def chunk_from_record(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
+    return Chunk(
+        id=chunk_id,
+        source=str(meta["source"]),
+        text=text,
+        start=int(meta["start"]),
+        end=int(meta["end"]),
+        section=str(meta.get("section", "")),
+        kind=str(meta.get("kind", "text")),
+        ref_keys=tuple(k for k in str(meta.get("ref_keys", "")).split(",") if k),
+        header=str(meta.get("header", "")),
+        index=int(meta.get("index", 0)),
+    )
+
+
+def _client(settings: Settings, create: bool):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_host:
+        try:
+            client = chromadb.HttpClient(
+                host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+            )
+            client.heartbeat()
+        except Exception as exc:  # chromadb raises several types for a dead server
+            raise StoreError(
+                f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port} ({exc})"
+            ) from None
+        return client
+    path = Path(settings.store_dir)
+    if not path.exists():
+        if not create:
+            raise StoreError(f"no store at {path}: run `python ingest.py` first")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the store folder {path} ({exc.strerror or exc})") from None
+    if not path.is_dir():
+        raise StoreError(f"the store path {path} is not a folder")
+    try:
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    except Exception as exc:  # corrupt sqlite, permissions, lock held by another version...
+        raise StoreError(f"cannot open the store at {path} ({type(exc).__name__}: {exc})") from None
+
+
+class Store:
+    """One Chroma collection with the operations ingest and retrieval need."""
+
+    def __init__(self, settings: Settings, create: bool = False) -> None:
+        self.settings = settings
+        self.client = _client(settings, create)
+        try:
+            if create:
+                self.collection = self.client.get_or_create_collection(
+                    settings.collection, metadata={"hnsw:space": "cosine"}
+                )
+            else:
+                self.collection = self.client.get_collection(settings.collection)
+        except StoreError:
+            raise
+        except Exception as exc:
+            if not create:
+                raise StoreError(
+                    f"the store has no collection '{settings.collection}': run `python ingest.py` first"
+                ) from None
+            raise StoreError(f"cannot open collection '{settings.collection}' ({exc})") from None
+
+    @property
+    def where(self) -> str:
+        if self.settings.chroma_host:
+            return f"chroma://{self.settings.chroma_host}:{self.settings.chroma_port}/{self.settings.collection}"
+        return f"{self.settings.store_dir} ({self.settings.collection})"
+
+    def count(self) -> int:
+        return self.collection.count()
+
+    def reset(self) -> None:
+        self.client.delete_collection(self.settings.collection)
+        self.collection = self.client.get_or_create_collection(
+            self.settings.collection, metadata={"hnsw:space": "cosine"}
+        )
+
+    def manifest(self) -> dict[str, FileState]:
+        got = self.collection.get(include=["metadatas"])
+        seen: dict[str, dict[str, Any]] = {}
+        for meta in got["metadatas"] or []:
+            src = str(meta["source"])
+            entry = seen.setdefault(src, {"hashes": set(), "n": int(meta.get("n_chunks", 0)), "present": 0})
+            entry["hashes"].add(meta.get("file_sha256", ""))
+            entry["present"] += 1
+        states = {}
+        for src, e in seen.items():
+            sha = next(iter(e["hashes"])) if len(e["hashes"]) == 1 else ""
+            states[src] = FileState(sha256=sha, n_chunks=e["n"], present=e["present"])
+        return states
+
+    def ids_for(self, source: str) -> list[str]:
+        return self.collection.get(where={"source": source}, include=[])["ids"]
+
+    def replace_file(
+        self,
+        source: str,
+        chunks: Sequence[Chunk],
+        file_sha256: str,
+        embed: Callable[[list[str]], list[list[float]]],
+    ) -> int:
+        """Make the store hold exactly ``chunks`` for ``source``; returns how many were embedded.
+
+        Chunks whose id is already stored keep their vectors (only metadata is
+        refreshed); new ones are embedded and added before stale ones are
+        deleted, so a crash never leaves the file with fewer chunks than before.
+        """
+        existing = set(self.ids_for(source))
+        n = len(chunks)
+        new = [c for c in chunks if c.id not in existing]
+        kept = [c for c in chunks if c.id in existing]
+        if new:
+            vectors = embed([c.embed_text() for c in new])
+            for i in range(0, len(new), 1000):
+                part = new[i : i + 1000]
+                self.collection.upsert(
+                    ids=[c.id for c in part],
+                    documents=[c.text for c in part],
+                    embeddings=vectors[i : i + 1000],
+                    metadatas=[chunk_metadata(c, file_sha256, n) for c in part],
+                )
+        for i in range(0, len(kept), 1000):
+            part = kept[i : i + 1000]
+            self.collection.update(
+                ids=[c.id for c in part], metadatas=[chunk_metadata(c, file_sha256, n) for c in part]
+            )
+        stale = list(existing - {c.id for c in chunks})
+        if stale:
+            self.collection.delete(ids=stale)
+        return len(new)
+
+    def delete_source(self, source: str) -> int:
+        ids = self.ids_for(source)
+        if ids:
+            self.collection.delete(ids=ids)
+        return len(ids)
+
+    def all_chunks(self) -> list[Chunk]:
+        got = self.collection.get(include=["documents", "metadatas"])
+        return [
+            chunk_from_record(i, d, m)
+            for i, d, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
+        ]
+
+    def get_chunks(self, ids: Sequence[str]) -> list[Chunk]:
+        got = self.collection.get(ids=list(ids), include=["documents", "metadatas"])
+        by_id = {
+            i: chunk_from_record(i, d, m)
+            for i, d, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
+        }
+        return [by_id[i] for i in ids if i in by_id]
+
+    def query(self, vector: list[float], k: int) -> list[tuple[str, float]]:
+        """Ids and cosine similarities of the ``k`` nearest chunks."""
+        k = min(k, self.count())
+        if k <= 0:
+            return []
+        res = self.collection.query(query_embeddings=[vector], n_results=k, include=["distances"])
+        return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]

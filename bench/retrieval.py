@@ -1,0 +1,163 @@
+"""Retrieval quality and latency, side by side with the naive LangChain recipe.
+
+    python bench/retrieval.py [--sizes 10000 100000] [--runs 50]
+
+Quality: on the answerable cases of eval/datasets/questions.jsonl, hit@1,
+hit@3 and MRR against the gold passages, and the context tokens sent to the
+LLM (Qwen tokenizer), for our hybrid retriever (top_k from settings) and for
+RecursiveCharacterTextSplitter(1000, 200) + dense top-4 with the same
+embedding model. Latency: p50/p95 of one retrieval in a store padded with
+synthetic filler chunks (random unit vectors, word-salad text).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from assistant.offline import go_offline
+
+go_offline()
+
+import numpy as np  # noqa: E402
+
+from assistant.condense import standalone_query  # noqa: E402
+from assistant.embeddings import LocalEmbeddings  # noqa: E402
+from assistant.ingestion import ingest  # noqa: E402
+from assistant.quotes import normalise  # noqa: E402
+from assistant.retrieval import HybridRetriever  # noqa: E402
+from assistant.settings import Settings  # noqa: E402
+from assistant.store import Store  # noqa: E402
+from bench.common import ROOT, load_cases, machine, percentile  # noqa: E402
+
+
+def token_counter():
+    try:
+        from llama_cpp import Llama
+
+        from assistant.llm import model_path
+
+        vocab = Llama(str(model_path(Settings())), vocab_only=True, verbose=False)
+        return lambda text: len(vocab.tokenize(text.encode(), add_bos=False)), "Qwen tokenizer"
+    except Exception as exc:  # model not assembled yet: estimate
+        print(f"(token counts estimated as chars/4: {exc})")
+        return lambda text: len(text) // 4, "chars/4"
+
+
+def contains_gold(text: str, gold: list[str]) -> bool:
+    hay = normalise(text)[0]
+    return any(normalise(g)[0] in hay for g in gold)
+
+
+def score(ranked: list[list[str]], cases: list[dict]) -> dict[str, float]:
+    h1 = h3 = mrr = 0.0
+    for texts, case in zip(ranked, cases, strict=True):
+        ranks = [i for i, t in enumerate(texts) if contains_gold(t, case["gold"])]
+        if ranks:
+            h1 += ranks[0] == 0
+            h3 += ranks[0] < 3
+            mrr += 1 / (ranks[0] + 1)
+    n = len(cases)
+    return {"hit@1": h1 / n, "hit@3": h3 / n, "mrr": mrr / n}
+
+
+def naive_ranked(queries: list[str], emb: LocalEmbeddings, k: int = 4) -> list[list[str]]:
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
+    texts = []
+    for path in sorted((ROOT / "corpus").glob("*.md")):
+        texts += splitter.split_text(path.read_text(encoding="utf-8"))
+    doc_vecs = np.array(emb.embed_documents(texts))
+    out = []
+    for q in queries:
+        sims = doc_vecs @ np.array(emb.embed_query(q))
+        out.append([texts[i] for i in np.argsort(-sims)[:k]])
+    return out
+
+
+def quality(settings: Settings, count_tokens) -> None:
+    cases = [c for c in load_cases() if c["expected"] == "answer" and c["gold"]]
+    queries = [standalone_query(c["turns"][-1], c["turns"][:-1]) for c in cases]
+    store = Store(settings)
+    emb = LocalEmbeddings(settings.embedding_model)
+    retriever = HybridRetriever(store=store, embeddings=emb, settings=settings)
+    ours = [[r.chunk.prompt_text() for r in retriever.retrieve(q, k=max(settings.top_k, 3))] for q in queries]
+    ours_sent = [r[: settings.top_k] for r in ours]
+    naive = naive_ranked(queries, emb)
+    s_ours, s_naive = score(ours, cases), score(naive, cases)
+    tok_ours = sum(count_tokens("\n".join(r)) for r in ours_sent) / len(cases)
+    tok_naive = sum(count_tokens("\n".join(r)) for r in naive) / len(cases)
+    print(f"\n## Retrieval quality ({len(cases)} answerable cases)\n")
+    print("| retriever | hit@1 | hit@3 | MRR | context tokens / question |")
+    print("|---|---|---|---|---|")
+    print(f"| hybrid (ours, top {settings.top_k}) | {s_ours['hit@1']:.3f} | {s_ours['hit@3']:.3f} "
+          f"| {s_ours['mrr']:.3f} | {tok_ours:.0f} ({tok_ours / tok_naive:.2f}x naive) |")
+    print(f"| naive (1000/200, dense top 4) | {s_naive['hit@1']:.3f} | {s_naive['hit@3']:.3f} "
+          f"| {s_naive['mrr']:.3f} | {tok_naive:.0f} |")
+    misses = [c["id"] for c, r in zip(cases, ours, strict=True) if not contains_gold(r[0], c["gold"])]
+    print(f"\nmissed at rank 1: {', '.join(misses) or 'none'}")
+
+
+def latency(sizes: list[int], runs: int, settings_base: Settings) -> None:
+    emb = LocalEmbeddings(settings_base.embedding_model)
+    words = (ROOT / "corpus" / "anastrozole-male-fertility.md").read_text(encoding="utf-8").split()
+    rng = np.random.default_rng(0)
+    queries = [c["turns"][-1] for c in load_cases()][:runs]
+    print("\n## Retrieval latency (one query: embed + dense + BM25 + fusion)\n")
+    print("| chunks in store | p50 ms | p95 ms | index build s |")
+    print("|---|---|---|---|")
+    for size in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = settings_base.model_copy(update={"store_dir": Path(tmp) / "store"})
+            ingest([settings.corpus_dir], settings, progress=False)
+            store = Store(settings)
+            n_fill = size - store.count()
+            for i in range(0, n_fill, 5000):
+                m = min(5000, n_fill - i)
+                vecs = rng.normal(size=(m, 384)).astype(np.float32)
+                vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+                store.collection.add(
+                    ids=[f"fill-{i + j}" for j in range(m)],
+                    embeddings=vecs.tolist(),
+                    documents=[" ".join(rng.choice(words, 60)) for _ in range(m)],
+                    metadatas=[{"source": "filler", "start": 0, "end": 0, "section": "", "kind": "text",
+                                "ref_keys": "", "header": "", "index": 0, "file_sha256": "", "n_chunks": 0}
+                               for _ in range(m)],
+                )
+            retriever = HybridRetriever(store=store, embeddings=emb, settings=settings)
+            t0 = time.perf_counter()
+            retriever.refresh()
+            build = time.perf_counter() - t0
+            retriever.retrieve(queries[0])
+            times = []
+            for q in (queries * (runs // len(queries) + 1))[:runs]:
+                t0 = time.perf_counter()
+                retriever.retrieve(q)
+                times.append((time.perf_counter() - t0) * 1000)
+            print(f"| {store.count():,} | {percentile(times, 0.5):.1f} | {percentile(times, 0.95):.1f} | {build:.1f} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
+    ap.add_argument("--runs", type=int, default=40)
+    args = ap.parse_args()
+    print(f"machine: {machine()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(store_dir=Path(tmp) / "store")
+        ingest([settings.corpus_dir], settings, progress=False)
+        count_tokens, how = token_counter()
+        print(f"token counts: {how}")
+        quality(settings, count_tokens)
+    if args.sizes:
+        latency(args.sizes, args.runs, Settings())
+
+
+if __name__ == "__main__":
+    main()

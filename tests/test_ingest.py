@@ -1,0 +1,163 @@
+"""ingest.py end to end on the real corpus and the packaged embedding model."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assistant.ingestion import ingest
+from assistant.settings import PROJECT_ROOT, Settings
+from assistant.store import Store, StoreError
+from tests.conftest import ARTICLE
+
+
+def _run(args: list[str], settings: Settings) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ASSISTANT_CORPUS_DIR": str(settings.corpus_dir)}
+    return subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "ingest.py"), "--no-progress", "--store", str(settings.store_dir), *args],
+        capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=600,
+    )
+
+
+def test_cold_then_idempotent_reingest(tmp_settings: Settings) -> None:
+    first = ingest([tmp_settings.corpus_dir], tmp_settings, progress=False)
+    assert first.added == ["anastrozole-male-fertility.md"] and not first.failed
+    n = first.total_chunks
+    assert n == first.embedded and 50 <= n <= 80
+    second = ingest([tmp_settings.corpus_dir], tmp_settings, progress=False)
+    assert second.embedded == 0 and second.added == [] and second.updated == []
+    assert second.unchanged == ["anastrozole-male-fertility.md"]
+    assert second.total_chunks == n
+
+
+def test_store_chunks_are_slices_with_metadata(ingested_settings: Settings, article_text: str) -> None:
+    chunks = Store(ingested_settings).all_chunks()
+    assert chunks
+    for c in chunks:
+        assert c.source == "anastrozole-male-fertility.md"
+        assert article_text[c.start : c.end] == c.text
+    assert sum(c.kind == "reference" for c in chunks) == 10
+    assert any("lundy2023" in c.ref_keys and c.kind == "text" for c in chunks)
+
+
+def test_changed_file_is_replaced_without_duplicates(tmp_settings: Settings) -> None:
+    ingest([tmp_settings.corpus_dir], tmp_settings, progress=False)
+    store = Store(tmp_settings)
+    before = {c.id: c for c in store.all_chunks()}
+    path = tmp_settings.corpus_dir / ARTICLE.name
+    text = path.read_text(encoding="utf-8")
+    old = "Testosterone, while vital, does not operate in isolation."
+    path.write_text(text.replace(old, "Testosterone, while essential, never operates alone."), encoding="utf-8")
+    report = ingest([tmp_settings.corpus_dir], tmp_settings, progress=False)
+    assert report.updated == [ARTICLE.name]
+    assert report.embedded == 1  # only the edited chunk is embedded again
+    after = store.all_chunks()
+    assert len(after) == len(before) == len({c.id for c in after})
+    assert not any(old in c.text for c in after)
+    new_text = path.read_text(encoding="utf-8")
+    assert all(new_text[c.start : c.end] == c.text for c in after)
+
+
+def test_prune_removes_deleted_files(tmp_settings: Settings) -> None:
+    extra = tmp_settings.corpus_dir / "notes.txt"
+    extra.write_text("Letrozole is another aromatase inhibitor mentioned in the meta-analysis.\n", encoding="utf-8")
+    ingest([tmp_settings.corpus_dir], tmp_settings, progress=False)
+    store = Store(tmp_settings)
+    assert store.ids_for("notes.txt")
+    extra.unlink()
+    kept = ingest([tmp_settings.corpus_dir], tmp_settings, progress=False)
+    assert kept.removed == [] and store.ids_for("notes.txt")  # without --prune nothing is removed
+    pruned = ingest([tmp_settings.corpus_dir], tmp_settings, prune=True, progress=False)
+    assert pruned.removed == ["notes.txt"] and not store.ids_for("notes.txt")
+    assert store.ids_for(ARTICLE.name)
+
+
+def test_reset_empties_first(tmp_settings: Settings) -> None:
+    first = ingest([tmp_settings.corpus_dir], tmp_settings, progress=False)
+    again = ingest([tmp_settings.corpus_dir], tmp_settings, reset=True, progress=False)
+    assert again.added == [ARTICLE.name] and again.total_chunks == first.total_chunks
+
+
+def test_interrupted_file_is_redone(tmp_settings: Settings) -> None:
+    """A file whose chunks are only partly stored (a killed ingest) is ingested again."""
+    ingest([tmp_settings.corpus_dir], tmp_settings, progress=False)
+    store = Store(tmp_settings)
+    ids = store.ids_for(ARTICLE.name)
+    store.collection.delete(ids=ids[:5])
+    report = ingest([tmp_settings.corpus_dir], tmp_settings, progress=False)
+    assert report.updated == [ARTICLE.name] and report.embedded == 5
+    assert sorted(store.ids_for(ARTICLE.name)) == sorted(ids)
+
+
+BAD_FILES = {
+    "empty.md": (b"", "empty file"),
+    "latin1.txt": ("Caf\u00e9 au lait, na\u00efve r\u00e9sum\u00e9".encode("latin-1"), "not valid UTF-8"),
+    "broken.pdf": (b"%PDF-1.4\n1 0 obj <</Type /Catalog /Pages 2 0 R>>\ngarbage without xref", "PDF"),
+    "fake.pdf": (b"this is not a pdf at all", "corrupt PDF"),
+    "blob.md": (bytes(range(256)) * 4, "binary file"),
+    "slides.docx": (b"PK\x03\x04 zip", "unsupported file type"),
+}
+
+
+def test_bad_files_are_reported_and_others_ingested(tmp_settings: Settings) -> None:
+    for name, (data, _) in BAD_FILES.items():
+        (tmp_settings.corpus_dir / name).write_bytes(data)
+    proc = _run([str(tmp_settings.corpus_dir)], tmp_settings)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for name, (_, reason) in BAD_FILES.items():
+        lines = [ln for ln in proc.stderr.splitlines() if name in ln]
+        assert len(lines) == 1 and reason in lines[0], (name, proc.stderr)
+    assert "1 added" in proc.stdout and f"{len(BAD_FILES)} failed" in proc.stdout
+    assert Store(tmp_settings).ids_for(ARTICLE.name)
+
+
+def test_unreadable_and_missing_paths(tmp_settings: Settings) -> None:
+    locked = tmp_settings.corpus_dir / "locked.md"
+    locked.write_text("secret", encoding="utf-8")
+    locked.chmod(0)
+    folder = tmp_settings.corpus_dir / "folder.md"  # a path that is not a readable file, even for root
+    folder.mkdir()
+    (folder / "inner.bin").write_bytes(b"x")
+    missing = tmp_settings.corpus_dir / "nope.md"
+    args = [str(locked), str(missing), str(tmp_settings.corpus_dir / ARTICLE.name)]
+    proc = _run([*args, str(folder / "inner.bin")], tmp_settings)
+    locked.chmod(0o644)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "nope.md: no such file or directory" in proc.stderr
+    assert "inner.bin: unsupported file type .bin" in proc.stderr
+    if os.geteuid() != 0:  # root reads a mode-000 file anyway
+        assert "locked.md: permission denied" in proc.stderr
+        assert "1 added" in proc.stdout
+    else:
+        assert "2 added" in proc.stdout
+    assert Store(tmp_settings).ids_for(ARTICLE.name)
+
+
+def test_summary_line_and_missing_store_created(tmp_settings: Settings) -> None:
+    assert not Path(tmp_settings.store_dir).exists()
+    proc = _run([], tmp_settings)
+    assert proc.returncode == 0, proc.stderr
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith("ingest: 1 added, 0 updated, 0 unchanged, 0 removed, 0 failed;")
+    assert "chunks in store" in last
+
+
+def test_store_that_cannot_be_opened(tmp_path: Path, corpus_copy: Path) -> None:
+    bad = tmp_path / "store"
+    bad.write_text("a file where the store folder should be", encoding="utf-8")
+    settings = Settings(store_dir=bad, corpus_dir=corpus_copy)
+    proc = _run([], settings)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "store" in proc.stderr.lower()
+    with pytest.raises(StoreError):
+        ingest([corpus_copy], settings, progress=False)
+
+
+def test_missing_store_for_queries(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="run `python ingest.py` first"):
+        Store(Settings(store_dir=tmp_path / "absent"))
