@@ -156,6 +156,12 @@ class AnswerChain:
         self._llm_factory = llm_factory
         self.runnable: Runnable = RunnableLambda(self.prepare) | RunnableGenerator(self._generate)
 
+    def warm_up(self) -> None:
+        """Load the embedder, the BM25 index and the model now, not on the first question."""
+        self.retriever.refresh()
+        self.retriever.embeddings.embed_query("warm up")
+        self._llm_factory()
+
     def prepare(self, inputs: dict) -> Prepared:
         started = time.perf_counter()
         question = check_question(inputs.get("question", ""), self.settings)
@@ -171,6 +177,11 @@ class AnswerChain:
         p.messages = build_messages(p, self.prompt, self.refs) if retrieved else []
         return p
 
+    def _llm_kwargs(self, p: Prepared) -> dict:
+        if self.prompt.grammar and not self.settings.llm_base_url:
+            return _grammar_kwargs(p, self.prompt)
+        return {}
+
     def _generate(self, inputs: Iterator[Prepared]) -> Iterator[str | Answer]:
         for p in inputs:
             if not p.retrieved:
@@ -179,7 +190,7 @@ class AnswerChain:
             llm = self._llm_factory()
             parts: list[str] = []
             first: float | None = None
-            for chunk in llm.stream(p.messages):
+            for chunk in llm.stream(p.messages, **self._llm_kwargs(p)):
                 token = chunk.content if isinstance(chunk.content, str) else ""
                 if not token:
                     continue
@@ -188,6 +199,15 @@ class AnswerChain:
                 parts.append(token)
                 yield token
             yield finish(p, "".join(parts), self.prompt, self.refs, first)
+
+
+def _grammar_kwargs(p: Prepared, prompt: Prompt) -> dict:
+    from llama_cpp import LlamaGrammar
+
+    from assistant.grammar import quote_grammar
+
+    return {"grammar": LlamaGrammar.from_string(quote_grammar([r.chunk for r in p.retrieved], prompt.refusal),
+                                                verbose=False)}
 
 
 def build_chain(settings: Settings, retriever: HybridRetriever | None = None) -> AnswerChain:

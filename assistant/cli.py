@@ -65,6 +65,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.schema import QuestionError, Turn
 
     chain = _chain(settings)
+    chain.warm_up()
     history: list[Turn] = []
     status = 0
     for question in args.questions:
@@ -92,6 +93,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.schema import Answer, QuestionError, Turn
 
     chain = _chain(settings)
+    chain.warm_up()
     history: list[Turn] = []
     print("Ask about male-fertility medicines (answers come only from the corpus; not medical advice).")
     print("Empty line or Ctrl-D to quit; /new starts a new conversation.")

@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 _QUOTE_CHARS = str.maketrans({"’": "'", "‘": "'", "‛": "'", "`": "'", "“": '"', "”": '"', "„": '"', "″": '"'})
 _QUOTES_HEADER = re.compile(r"^\s*\**\s*(?:quotes?|sources?|quoted passages)\s*\**\s*:\s*\**\s*$", re.I | re.M)
+_ANSWER_HEADER = re.compile(r"^\s*\**\s*answer\s*\**\s*:\s*\**", re.I | re.M)
 _QUOTE_LINE = re.compile(r"^\s*[-*]?\s*\[(\d+)\]\s*[:\-–]?\s*(.+?)\s*$")
 _CITE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 MIN_QUOTE_CHARS = 12
@@ -56,18 +57,27 @@ def _clean_quote(q: str) -> str:
 
 
 def parse_answer(raw: str) -> ParsedAnswer:
-    """Split the model output into prose and its ``Quotes:`` lines."""
-    m = _QUOTES_HEADER.search(raw)
-    if not m:
+    """Split the model output into prose and its quote lines.
+
+    Two layouts are understood, so prompt versions may choose either: prose
+    then a ``Quotes:`` block, or a ``Quotes:`` block then ``Answer:`` prose.
+    """
+    qm = _QUOTES_HEADER.search(raw)
+    am = _ANSWER_HEADER.search(raw)
+    if am and (qm is None or am.start() > qm.start()):
+        prose = raw[am.end() :]
+        quote_block = raw[qm.end() : am.start()] if qm else raw[: am.start()]
+    elif qm:
+        prose, quote_block = raw[: qm.start()], raw[qm.end() :]
+    else:
         return ParsedAnswer(raw.strip(), [])
-    prose, tail = raw[: m.start()], raw[m.end() :]
     quotes = []
-    for line in tail.splitlines():
-        qm = _QUOTE_LINE.match(line)
-        if qm:
-            text = _clean_quote(qm.group(2))
+    for line in quote_block.splitlines():
+        lm = _QUOTE_LINE.match(line)
+        if lm:
+            text = _clean_quote(lm.group(2))
             if text:
-                quotes.append((int(qm.group(1)), text))
+                quotes.append((int(lm.group(1)), text))
     return ParsedAnswer(prose.strip(), quotes)
 
 

@@ -7,7 +7,7 @@ import os
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
-from assistant.offline import go_offline  # noqa: E402
+from assistant.offline import go_offline
 
 go_offline()
 
@@ -52,7 +52,7 @@ def ingested_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def retriever(ingested_settings: Settings):  # noqa: ANN201
+def retriever(ingested_settings: Settings):
     from assistant.embeddings import LocalEmbeddings
     from assistant.retrieval import HybridRetriever
     from assistant.store import Store

@@ -159,5 +159,5 @@ def test_store_that_cannot_be_opened(tmp_path: Path, corpus_copy: Path) -> None:
 
 
 def test_missing_store_for_queries(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="run `python ingest.py` first"):
+    with pytest.raises(StoreError, match=r"run `python ingest\.py` first"):
         Store(Settings(store_dir=tmp_path / "absent"))

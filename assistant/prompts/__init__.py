@@ -46,6 +46,7 @@ class Prompt(BaseModel):
     user: str
     passage: str = "[{n}] {text}"
     history_turn: str = "Earlier question: {question}\n"
+    grammar: bool = False  # constrain quotes to passage sentences (local model only)
 
     @model_validator(mode="after")
     def _check_variables(self) -> Prompt:

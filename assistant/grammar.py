@@ -1,0 +1,54 @@
+"""Grammar-constrained output for the local model: quotes can only be real sentences.
+
+Why: a 1.5B model asked to "copy a sentence exactly" often paraphrases or
+invents one. With llama.cpp's GBNF grammars the quote lines are restricted to
+the sentences of the retrieved passages, so every quote is verbatim by
+construction, and the answer line that follows is written after the model has
+committed to its evidence. The prose answer stays free text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from assistant.chunking import Chunk, split_sentences
+
+MAX_QUOTES = 3
+MIN_UNIT_CHARS = 20  # shorter units (a table's row label) say nothing on their own
+
+
+def passage_sentences(chunk: Chunk) -> list[str]:
+    """Quotable units of a passage: its sentences, a table row's cells, a reference whole."""
+    if chunk.kind == "reference":
+        return [chunk.text]
+    if chunk.kind == "table_row":
+        units = [c.strip() for c in chunk.text.strip().strip("|").split("|")]
+    else:
+        units = [chunk.text[s:e] for s, e in split_sentences(chunk.text)]
+    return [u for u in units if len(u) >= MIN_UNIT_CHARS]
+
+
+def _lit(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def quote_grammar(passages: Sequence[Chunk], refusal: str) -> str:
+    """GBNF: either the refusal alone, or 1-3 quote lines of real sentences then an answer line."""
+    rules = []
+    alts = []
+    for n, chunk in enumerate(passages, 1):
+        sents = passage_sentences(chunk)
+        if not sents:
+            continue
+        rules.append(f"s{n} ::= " + " | ".join(_lit(s) for s in sents))
+        alts.append(f'"[{n}] \\"" s{n} "\\"\\n"')
+    if not alts:
+        return f"root ::= {_lit(refusal)}"
+    opt = " ".join(["qline?"] * (MAX_QUOTES - 1))
+    head = [
+        f"root ::= refusal | {_lit('Quotes:')} \"\\n\" qline {opt} answer",
+        f"refusal ::= {_lit(refusal)}",
+        "qline ::= " + " | ".join(alts),
+        'answer ::= "Answer: " [^\\n]+',
+    ]
+    return "\n".join(head + rules)

@@ -1,0 +1,94 @@
+"""Turn an :class:`Answer` into what people read: chat Markdown and the sources panel.
+
+Only verified quotes are ever highlighted or shown in quotation marks; a quote
+the model did not copy verbatim is labelled as such.
+"""
+
+from __future__ import annotations
+
+import html
+
+from assistant.quotes import parse_answer
+from assistant.schema import Answer
+
+NOTICE = (
+    "This assistant explains what its sources say about male-fertility medicines. "
+    "It is **not medical advice**: ask a clinician about your own treatment."
+)
+
+
+def streaming_view(raw: str) -> str:
+    """What to show while tokens arrive: the answer part once it starts, the quotes before."""
+    parsed = parse_answer(raw)
+    if "Answer:" in raw or ("Quotes:" in raw and raw.index("Quotes:") > 0):
+        return parsed.answer or "…"
+    if raw.lstrip().startswith("Quotes:"):
+        n = len(parsed.quotes)
+        return f"_Reading the sources… ({n} quote{'s' if n != 1 else ''} found)_"
+    return raw
+
+
+def chat_markdown(answer: Answer) -> str:
+    if answer.abstained:
+        return answer.answer
+    lines = [answer.answer]
+    quotes = [c for c in answer.citations if c.quote]
+    if quotes:
+        lines.append("")
+        for c in quotes:
+            if c.verified:
+                lines.append(f"> [{c.n}] “{c.quote}”")
+            else:
+                lines.append(f"> [{c.n}] _(the model's quote did not match the source and is not shown)_")
+    return "\n".join(lines)
+
+
+def _highlight(text: str, spans: list[tuple[int, int]]) -> str:
+    out, pos = [], 0
+    for s, e in sorted(spans):
+        if s < pos:
+            continue
+        out.append(html.escape(text[pos:s]))
+        out.append(f"<mark>{html.escape(text[s:e])}</mark>")
+        pos = e
+    out.append(html.escape(text[pos:]))
+    return "".join(out)
+
+
+def sources_html(answer: Answer | None) -> str:
+    if answer is None:
+        return "<div class='sources-empty'>Sources of the answer appear here.</div>"
+    if answer.abstained:
+        return "<div class='sources-empty'>No sources: the corpus does not answer this question.</div>"
+    by_n = {c.n: c for c in answer.contexts}
+    cards = []
+    for n in sorted({c.n for c in answer.citations}):
+        ctx = by_n.get(n)
+        if ctx is None:
+            continue
+        cits = [c for c in answer.citations if c.n == n]
+        spans = [(c.start - ctx.start, c.end - ctx.start) for c in cits if c.verified and c.start is not None]
+        refs = sorted({r for c in cits for r in c.references})
+        ref_html = "".join(f"<div class='ref'>Cites: {html.escape(r)}</div>" for r in refs)
+        unverified = sum(1 for c in cits if c.quote and not c.verified)
+        warn = (f"<div class='warn'>{unverified} quote(s) did not match this passage and are not highlighted.</div>"
+                if unverified else "")
+        cards.append(
+            f"<div class='source' data-n='{n}'><div class='head'>[{n}] {html.escape(ctx.section or ctx.source)}</div>"
+            f"<div class='file'>{html.escape(ctx.source)}, characters {ctx.start}–{ctx.end}</div>{ref_html}"
+            f"<div class='passage'>{_highlight(ctx.text, spans)}</div>{warn}</div>"
+        )
+    if not cards:
+        return "<div class='sources-empty'>The answer cited no passage.</div>"
+    return "\n".join(cards)
+
+
+CSS = """
+.source {border:1px solid #ddd; border-radius:8px; padding:8px 10px; margin-bottom:8px;}
+.source .head {font-weight:600;}
+.source .file, .source .ref {font-size:0.85em; color:#666;}
+.source mark {background:#ffe58a; padding:0 1px;}
+.source .warn {font-size:0.85em; color:#a15c00;}
+.sources-empty {color:#777; font-style:italic;}
+.notice {font-size:0.9em; color:#444; border-left:4px solid #e0a800; padding-left:8px;}
+"""

@@ -1,0 +1,96 @@
+"""Plumbing of the answer chain with a scripted fake chat model (no real LLM here:
+the real model is exercised in test_answers.py)."""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from assistant.chain import AnswerChain, ask
+from assistant.schema import Answer, QuestionError, Turn
+from assistant.settings import Settings
+from tests.conftest import ARTICLE
+
+
+class FakeScriptedChatModel(FakeListChatModel):
+    """Returns canned responses in order and records the messages it was sent."""
+
+    seen: list
+
+    def _call(self, messages, stop=None, run_manager=None, **kwargs):
+        self.seen.append(messages)
+        return super()._call(messages, stop, run_manager, **kwargs)
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs):
+        self.seen.append(messages)
+        return super()._stream(messages, stop, run_manager, **kwargs)
+
+
+def _chain(retriever, settings: Settings, *responses: str) -> tuple[AnswerChain, FakeScriptedChatModel]:
+    fake = FakeScriptedChatModel(responses=list(responses), seen=[])
+    return AnswerChain(settings, retriever, lambda: fake), fake
+
+
+def _no_llm() -> None:
+    raise AssertionError("the model must not be called")
+
+
+QUOTE = "Anastrozole works by selectively inhibiting the aromatase enzyme"
+
+
+def test_verified_quote_becomes_a_highlightable_citation(retriever, ingested_settings, article_text) -> None:
+    chain, fake = _chain(
+        retriever, ingested_settings,
+        f'Anastrozole inhibits the aromatase enzyme [1].\nQuotes:\n[1] "{QUOTE}"\n[2] "Anastrozole cures everything."',
+    )
+    events = list(chain.runnable.stream({"question": "Which enzyme does anastrozole block?", "history": []}))
+    tokens = [e for e in events if isinstance(e, str)]
+    answer = events[-1]
+    assert isinstance(answer, Answer) and len(tokens) > 5  # streamed before the final object
+    assert not answer.abstained and answer.answer == "Anastrozole inhibits the aromatase enzyme [1]."
+    good = [c for c in answer.citations if c.verified]
+    assert len(good) == 1 and article_text[good[0].start : good[0].end] == QUOTE
+    assert good[0].source == ARTICLE.name
+    assert answer.unverified_quotes == 1
+    assert next(c for c in answer.citations if not c.verified).start is None
+    assert len(answer.contexts) == ingested_settings.top_k
+    assert answer.timings.first_token_s is not None and answer.timings.total_s >= answer.timings.first_token_s
+    system, user = fake.seen[0]
+    assert "ONLY the numbered passages" in system.content and "[1] " in user.content
+
+
+def test_refusal_cites_nothing(retriever, ingested_settings) -> None:
+    chain, _ = _chain(retriever, ingested_settings, "The sources do not cover this question.")
+    answer = ask(chain, "What is the half-life of anastrozole in dogs?")
+    assert answer.abstained and answer.citations == []
+    assert answer.answer == "The sources do not cover this question."
+
+
+def test_invented_dose_is_replaced_by_refusal_with_pointer(retriever, ingested_settings) -> None:
+    reply = f'Take 1 mg of anastrozole twice a week [1].\nQuotes:\n[1] "{QUOTE}"'
+    chain, _ = _chain(retriever, ingested_settings, reply)
+    answer = ask(chain, "What dose of anastrozole should I take?")
+    assert answer.abstained and answer.citations == []
+    assert answer.answer.startswith("The sources do not cover this question.")
+    assert "clinician" in answer.answer
+
+
+def test_out_of_scope_question_skips_the_model(retriever, ingested_settings) -> None:
+    chain = AnswerChain(ingested_settings, retriever, _no_llm)
+    answer = ask(chain, "Who won the football world cup in 1998?")
+    assert answer.abstained and answer.contexts == [] and answer.timings.first_token_s is None
+
+
+@pytest.mark.parametrize("question", ["", "   ", "x" * 2001])
+def test_bad_questions_raise_clear_errors(retriever, ingested_settings, question: str) -> None:
+    chain = AnswerChain(ingested_settings, retriever, _no_llm)
+    with pytest.raises(QuestionError):
+        ask(chain, question)
+
+
+def test_follow_up_uses_previous_question(retriever, ingested_settings) -> None:
+    chain, fake = _chain(retriever, ingested_settings, "Clomiphene [1].")
+    history = [Turn(question="How does anastrozole differ from clomiphene?", answer="...")]
+    answer = ask(chain, "Which one is first-line for secondary hypogonadism?", history)
+    assert answer.query.startswith("How does anastrozole differ from clomiphene?")
+    assert "Earlier question: How does anastrozole differ from clomiphene?" in fake.seen[0][1].content
