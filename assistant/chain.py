@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
 
 from assistant.condense import is_follow_up, standalone_query
-from assistant.guards import asks_for_advice, invented_amounts
+from assistant.guards import asks_for_advice, invented_amounts, unknown_subjects
 from assistant.prompts import Prompt, load_prompt
 from assistant.quotes import check_quotes, cited_numbers, normalise, parse_answer
 from assistant.references import Reference, load_references
@@ -86,7 +86,14 @@ def _reference_labels(keys: Sequence[str], refs: dict[str, Reference]) -> list[s
     return [f"{refs[k].short()}: “{refs[k].title.rstrip('.')}”" for k in keys if k in refs]
 
 
-def finish(p: Prepared, raw: str, prompt: Prompt, refs: dict[str, Reference], first_token: float | None) -> Answer:
+def finish(
+    p: Prepared,
+    raw: str,
+    prompt: Prompt,
+    refs: dict[str, Reference],
+    first_token: float | None,
+    known: Callable[[str], bool] = lambda _: True,
+) -> Answer:
     """Parse the model output, verify quotes, apply the guards, and build the typed answer."""
     contexts = [
         Context(
@@ -103,8 +110,11 @@ def finish(p: Prepared, raw: str, prompt: Prompt, refs: dict[str, Reference], fi
     reason = ""
     if not abstained:
         invented = invented_amounts(raw, (c.prompt_text() for c in chunks))
+        unknown = unknown_subjects(p.question, text, known)
         if invented:
             abstained, reason = True, f"answer stated amounts not in the sources: {invented}"
+        elif unknown:
+            abstained, reason = True, f"answer is about {unknown}, which the corpus never mentions"
     citations: list[Citation] = []
     unverified = 0
     if abstained:
@@ -198,7 +208,7 @@ class AnswerChain:
                     first = time.perf_counter() - p.started
                 parts.append(token)
                 yield token
-            yield finish(p, "".join(parts), self.prompt, self.refs, first)
+            yield finish(p, "".join(parts), self.prompt, self.refs, first, self.retriever.knows)
 
 
 def _grammar_kwargs(p: Prepared, prompt: Prompt) -> dict:

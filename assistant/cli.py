@@ -61,23 +61,27 @@ def _user_errors() -> tuple[type[Exception], ...]:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.chain import ask
+    from assistant.chain import ask, check_question
     from assistant.schema import QuestionError, Turn
 
+    problems = []
+    for question in args.questions:  # check every question before loading anything
+        try:
+            check_question(question, settings)
+        except QuestionError as exc:
+            problems.append((question, str(exc)))
+    if problems:
+        for question, message in problems:
+            if args.json:
+                print(json.dumps({"question": question[:200], "error": message}, ensure_ascii=False))
+            else:
+                print(f"error: {message}", file=sys.stderr)
+        return 2
     chain = _chain(settings)
     chain.warm_up()
     history: list[Turn] = []
-    status = 0
     for question in args.questions:
-        try:
-            answer = ask(chain, question, history)
-        except QuestionError as exc:
-            if args.json:
-                print(json.dumps({"question": question, "error": str(exc)}, ensure_ascii=False), flush=True)
-            else:
-                print(f"error: {exc}", file=sys.stderr)
-            status = 2
-            continue
+        answer = ask(chain, question, history)
         history.append(Turn(question=answer.question, answer=answer.answer))
         if args.json:
             print(json.dumps(answer.public(), ensure_ascii=False), flush=True)
@@ -86,7 +90,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"Q: {answer.question}")
             print(format_answer(answer))
             print()
-    return status
+    return 0
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:

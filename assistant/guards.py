@@ -8,7 +8,7 @@ present in its passages is replaced by the refusal.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 _DOSE = re.compile(
     r"\b\d+(?:[.,]\d+)?\s*(?:mg|mcg|µg|μg|g|iu|i\.u\.|units?|milligrams?|micrograms?|ml|tablets?|pills?)\b"
@@ -30,3 +30,21 @@ def invented_amounts(answer: str, passages: Iterable[str]) -> list[str]:
 
 def asks_for_advice(question: str) -> bool:
     return bool(_ADVICE.search(question))
+
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z-]{3,}")
+
+
+def unknown_subjects(question: str, answer: str, known: Callable[[str], bool]) -> list[str]:
+    """Words of the question that the whole corpus never uses, yet the answer repeats.
+
+    Such an answer talks about something the sources do not cover (a drug the
+    corpus never names, "FDA approval" it never mentions): the model is filling
+    in from its own knowledge or echoing a false premise.
+    """
+    answer_words = {w.lower() for w in _WORD.findall(answer)}
+    out = []
+    for w in dict.fromkeys(x.lower() for x in _WORD.findall(question)):
+        if w in answer_words and not known(w):
+            out.append(w)
+    return out

@@ -58,8 +58,9 @@ def _highlight(text: str, spans: list[tuple[int, int]]) -> str:
 def sources_html(answer: Answer | None) -> str:
     if answer is None:
         return "<div class='sources-empty'>Sources of the answer appear here.</div>"
+    searched = f"<div class='query'>Searched for: {html.escape(answer.query)}</div>"
     if answer.abstained:
-        return "<div class='sources-empty'>No sources: the corpus does not answer this question.</div>"
+        return searched + "<div class='sources-empty'>No sources: the corpus does not answer this question.</div>"
     by_n = {c.n: c for c in answer.contexts}
     cards = []
     for n in sorted({c.n for c in answer.citations}):
@@ -79,8 +80,8 @@ def sources_html(answer: Answer | None) -> str:
             f"<div class='passage'>{_highlight(ctx.text, spans)}</div>{warn}</div>"
         )
     if not cards:
-        return "<div class='sources-empty'>The answer cited no passage.</div>"
-    return "\n".join(cards)
+        return searched + "<div class='sources-empty'>The answer cited no passage.</div>"
+    return searched + "\n".join(cards)
 
 
 CSS = """
@@ -90,5 +91,6 @@ CSS = """
 .source mark {background:#ffe58a; padding:0 1px;}
 .source .warn {font-size:0.85em; color:#a15c00;}
 .sources-empty {color:#777; font-style:italic;}
+.query {font-size:0.8em; color:#888; margin-bottom:6px;}
 .notice {font-size:0.9em; color:#444; border-left:4px solid #e0a800; padding-left:8px;}
 """

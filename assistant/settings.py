@@ -45,10 +45,33 @@ class Settings(BaseSettings):
 
     # --- retrieval --------------------------------------------------------
     top_k: int = Field(3, ge=1, le=20, description="Passages sent to the LLM.")
-    candidate_k: int = Field(20, ge=1, description="Candidates taken from each of dense and BM25 before fusion.")
-    dense_weight: float = Field(1.0, ge=0)
-    bm25_weight: float = Field(1.0, ge=0)
-    rrf_k: int = Field(60, ge=1)
+    candidate_k: int = Field(30, ge=1, description="Candidates taken from each of dense and BM25 before fusion.")
+    fusion: Literal["score", "rrf"] = Field(
+        "score",
+        description="'score': weighted sum of cosine similarity and BM25 scaled by the best BM25 score; "
+        "'rrf': weighted reciprocal rank fusion.",
+    )
+    dense_weight: float = Field(
+        0.85, ge=0, description="Weight of the dense (cosine) score in fusion (with fusion='rrf', of its rank; "
+        "equal weights, e.g. 1.0 and 1.0, suit RRF)."
+    )
+    bm25_weight: float = Field(0.15, ge=0, description="Weight of the BM25 score (scaled to 0..1) in fusion.")
+    neighbour_weight: float = Field(
+        0.2, ge=0,
+        description="Score fusion only: share of the better fused score of a passage's adjacent chunks "
+        "(same source and section) added to its own; 0 disables.",
+    )
+    rrf_k: int = Field(60, ge=1, description="Rank offset of reciprocal rank fusion (fusion='rrf' only).")
+    max_score_gap: float | None = Field(
+        None, ge=0,
+        description="Drop passages whose fused score is more than this below the best one (fewer prompt "
+        "tokens, at some risk of dropping the answer); None always sends top_k.",
+    )
+    refresh_interval_s: float = Field(
+        2.0, ge=0,
+        description="Seconds between checks (by chunk count) whether the store changed and the BM25 index "
+        "must be rebuilt; 0 checks before every query.",
+    )
     min_relevance: float = Field(
         0.2, description="Best dense cosine similarity below which the question is treated as out of scope."
     )
@@ -69,7 +92,7 @@ class Settings(BaseSettings):
     flash_attn: bool = True
 
     # --- answering --------------------------------------------------------
-    prompt: str = Field("v1", description="Prompt version: a file name in assistant/prompts/ without .yaml.")
+    prompt: str = Field("v3", description="Prompt version: a file name in assistant/prompts/ without .yaml.")
     max_question_chars: int = Field(2000, ge=10)
     history_turns: int = Field(2, ge=0, description="Previous turns used to resolve follow-ups.")
 

@@ -10,7 +10,7 @@ chunks carries the file's current hash (``file_sha256``) and the expected count
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from assistant.chunking import Chunk
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
+PAGE = 5000
 
 
 class StoreError(Exception):
@@ -135,10 +136,23 @@ class Store:
             self.settings.collection, metadata={"hnsw:space": "cosine"}
         )
 
+    def _paged(self, include: list[str]) -> Iterator[tuple[str, str | None, dict[str, Any]]]:
+        """(id, document, metadata) of every record, in pages: one unpaged ``get`` of a
+        large SQLite-backed collection fails ("too many SQL variables" at 100,000 chunks)."""
+        offset = 0
+        while True:
+            got = self.collection.get(include=include, limit=PAGE, offset=offset)
+            ids = got["ids"]
+            docs = got.get("documents") or [None] * len(ids)
+            metas = got.get("metadatas") or [{}] * len(ids)
+            yield from zip(ids, docs, metas, strict=True)
+            if len(ids) < PAGE:
+                return
+            offset += len(ids)
+
     def manifest(self) -> dict[str, FileState]:
-        got = self.collection.get(include=["metadatas"])
         seen: dict[str, dict[str, Any]] = {}
-        for meta in got["metadatas"] or []:
+        for _, _, meta in self._paged(["metadatas"]):
             src = str(meta["source"])
             entry = seen.setdefault(src, {"hashes": set(), "n": int(meta.get("n_chunks", 0)), "present": 0})
             entry["hashes"].add(meta.get("file_sha256", ""))
@@ -196,11 +210,7 @@ class Store:
         return len(ids)
 
     def all_chunks(self) -> list[Chunk]:
-        got = self.collection.get(include=["documents", "metadatas"])
-        return [
-            chunk_from_record(i, d, m)
-            for i, d, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
-        ]
+        return [chunk_from_record(i, d or "", m) for i, d, m in self._paged(["documents", "metadatas"])]
 
     def get_chunks(self, ids: Sequence[str]) -> list[Chunk]:
         got = self.collection.get(ids=list(ids), include=["documents", "metadatas"])

@@ -95,9 +95,9 @@ def build_ui(app: ChatApp) -> gr.Blocks:
                     app.respond,
                     api_name="chat",
                     additional_inputs=[prompt, top_k],
-                    additional_inputs_accordion="Maintainer settings",
+                    additional_inputs_accordion=gr.Accordion(label="Maintainer settings", open=False, render=False),
                     additional_outputs=[sources],
-                    examples=[[q, s.prompt, s.top_k] for q in EXAMPLES],
+                    examples=[[q, None, None] for q in EXAMPLES],  # None: shown in the empty chat
                     flagging_mode="never",
                     save_history=False,
                     fill_height=False,

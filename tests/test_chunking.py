@@ -1,9 +1,11 @@
+import itertools
+
 from assistant.chunking import chunk_text, split_sentences
 from assistant.references import load_references
 from tests.conftest import CORPUS
 
 
-def _chunks(text: str, **kw):  # noqa: ANN202
+def _chunks(text: str, **kw):
     params = {"chunk_size": 700, "chunk_overlap": 1, "min_chunk_size": 200}
     params.update(kw)
     return chunk_text(text, "a.md", references=load_references(CORPUS), **params)
@@ -80,7 +82,7 @@ def test_long_paragraph_splits_on_sentences_with_overlap() -> None:
     text = "## Head\n\n" + " ".join(sentences) + "\n"
     chunks = _chunks(text, chunk_size=300, min_chunk_size=50)
     assert len(chunks) > 3
-    for a, b in zip(chunks, chunks[1:], strict=False):
+    for a, b in itertools.pairwise(chunks):
         assert a.text.endswith(".") and b.text[0].isupper()
         assert b.start < a.end  # one sentence of overlap
     assert all(text[c.start : c.end] == c.text for c in chunks)

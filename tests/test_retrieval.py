@@ -1,20 +1,93 @@
-from assistant.retrieval import BM25Index, tokenize
+import numpy as np
+
+from assistant.chunking import Chunk
+from assistant.condense import standalone_query
+from assistant.retrieval import BM25Index, HybridRetriever, neighbours, tokenize
 
 
-def test_aromatase_passage_first_for_dense_search(retriever) -> None:  # noqa: ANN001
+def test_aromatase_passage_first_for_dense_search(retriever) -> None:
     hits = retriever.store.query(retriever.embeddings.embed_query("which enzyme does anastrozole block"), 3)
     top = retriever.store.get_chunks([hits[0][0]])[0]
     assert "aromatase" in top.text.lower() and "anastrozole" in top.text.lower()
 
 
-def test_hybrid_ranks_aromatase_first(retriever) -> None:  # noqa: ANN001
+def test_hybrid_ranks_aromatase_first(retriever) -> None:
     top = retriever.retrieve("which enzyme does anastrozole block")[0]
     assert "aromatase enzyme" in top.chunk.text
 
 
-def test_hybrid_finds_study_by_name(retriever) -> None:  # noqa: ANN001
+def test_hybrid_finds_study_by_name(retriever) -> None:
     res = retriever.retrieve("What did the Cleveland Clinic and UCLA study find?")
     assert "lundy2023" in res[0].chunk.ref_keys
+
+
+def test_hybrid_scores_are_ordered_and_explained(retriever) -> None:
+    res = retriever.retrieve("Which cells in the testes respond to LH?", k=5)
+    assert len(res) == 5
+    assert [r.score for r in res] == sorted((r.score for r in res), reverse=True)
+    assert all(r.dense is not None or r.bm25 is not None for r in res)
+    assert res[0].dense is not None and res[0].bm25 is not None  # found by both
+
+
+def test_rrf_fusion_still_available(retriever) -> None:
+    rrf = HybridRetriever(
+        store=retriever.store, embeddings=retriever.embeddings,
+        settings=retriever.settings.model_copy(update={"fusion": "rrf", "dense_weight": 1.0, "bm25_weight": 1.0}),
+    )
+    top = rrf.retrieve("which enzyme does anastrozole block")[0]
+    assert "aromatase" in top.chunk.text.lower()
+
+
+def test_max_score_gap_drops_far_passages(retriever) -> None:
+    question = "What is intratesticular testosterone?"
+    full = retriever.retrieve(question, k=5)
+    gap = (full[0].score - full[-1].score) / 2
+    cut = HybridRetriever(
+        store=retriever.store, embeddings=retriever.embeddings,
+        settings=retriever.settings.model_copy(update={"max_score_gap": gap}),
+    ).retrieve(question, k=5)
+    assert 1 <= len(cut) < len(full)
+    assert [r.chunk.id for r in cut] == [r.chunk.id for r in full[: len(cut)]]
+    assert all(full[0].score - r.score <= gap for r in cut)
+
+
+def _chunk(index: int, section: str, source: str = "a.md") -> Chunk:
+    return Chunk(id=f"{source}-{index}", source=source, text=f"text {index}", start=index, end=index + 1,
+                 section=section, kind="text", index=index)
+
+
+def test_neighbours_stay_in_source_and_section() -> None:
+    chunks = [_chunk(2, "S > B"), _chunk(0, "S > A"), _chunk(1, "S > A"), _chunk(3, "S > B"), _chunk(4, "S > A"),
+              _chunk(1, "S > A", source="b.md")]
+    nb = neighbours(chunks)
+    assert nb[1].tolist() == [-1, 2]  # a.md #0: no previous, next is a.md #1
+    assert nb[2].tolist() == [1, -1]  # a.md #1: a.md #2 is in another section
+    assert nb[0].tolist() == [-1, 3]
+    assert nb[4].tolist() == [-1, -1]  # a.md #3 is in another section
+    assert nb[5].tolist() == [-1, -1]  # b.md has no other chunk
+
+
+def test_neighbours_ignore_ambiguous_keys() -> None:
+    chunks = [_chunk(0, "S"), _chunk(0, "S"), _chunk(1, "S")]  # e.g. records stored without an index
+    assert neighbours(chunks).tolist() == [[-1, -1], [-1, -1], [-1, -1]]
+
+
+def test_score_fusion_weighs_dense_bm25_and_neighbours(retriever) -> None:
+    s = retriever.settings
+    # positions 0..3; 0 and 1 are adjacent, 3 is alone; 2 is a BM25-only candidate
+    nbrs = np.array([[-1, 1], [0, -1], [-1, -1], [-1, -1]])
+    acc = np.array([0.0, 0.0, 4.0, 2.0], dtype=np.float32)
+    dense = [("c0", 0.7), ("c1", 0.6), ("c3", 0.7)]
+    ranked = retriever._score_fusion(dense, acc, [(2, 4.0), (3, 2.0)], {"c0": 0, "c1": 1, "c2": 2, "c3": 3}, nbrs)
+    got = {key: (score, sim) for score, key, sim in ranked}
+    floor = 0.6
+    base = {0: s.dense_weight * 0.7, 1: s.dense_weight * 0.6, 2: s.dense_weight * floor + s.bm25_weight,
+            3: s.dense_weight * 0.7 + s.bm25_weight * 0.5}
+    assert got[2][1] is None  # no cosine for a BM25-only candidate: it gets the dense floor
+    assert np.isclose(got[0][0], base[0] + s.neighbour_weight * base[1])
+    assert np.isclose(got[1][0], base[1] + s.neighbour_weight * base[0])
+    assert np.isclose(got[3][0], base[3] + s.neighbour_weight * s.dense_weight * floor)
+    assert [key for _, key, _ in ranked] == sorted(got, key=lambda k: -got[k][0])
 
 
 def test_bm25_index_scores_rare_terms_higher() -> None:
@@ -24,5 +97,63 @@ def test_bm25_index_scores_rare_terms_higher() -> None:
     assert idx.top("zzz", 5) == []
 
 
+def test_bm25_search_scores_every_document() -> None:
+    idx = BM25Index(["letrozole and anastrozole", "anastrozole alone", "nothing relevant here", "more filler"])
+    acc, top = idx.search("anastrozole letrozole", 1)
+    assert acc.shape == (4,) and acc[2] == acc[3] == 0
+    assert acc[0] > acc[1] > 0
+    assert top == [(0, float(acc[0]))]
+
+
 def test_tokenize_drops_stopwords_and_plural() -> None:
     assert tokenize("What are the inhibitors of the aromatase?") == ["inhibitor", "aromatase"]
+
+
+def test_follow_up_is_joined_with_the_questions_it_follows() -> None:
+    standalone = "What does hCG do in male infertility treatment?"
+    assert standalone_query(standalone, ["How does anastrozole work?"]) == standalone
+    assert standalone_query("What side effects does it have?", ["What is anastrozole?"]) == (
+        "What is anastrozole? What side effects does it have?"
+    )
+    history = ["Why do obese men have high estrogen?", "Does that matter?"]
+    assert standalone_query("Is there a drug for that?", history) == (
+        "Why do obese men have high estrogen? Does that matter? Is there a drug for that?"
+    )
+    history = ["How does anastrozole work?", "Why do obese men have high estrogen?", "Does that matter?"]
+    assert standalone_query("Is there a drug for that?", history).startswith("Why do obese men")
+
+
+def test_all_chunks_pages_through_the_store(retriever, monkeypatch) -> None:
+    import assistant.store as store_module
+
+    unpaged = retriever.store.collection.get(include=[])["ids"]
+    monkeypatch.setattr(store_module, "PAGE", 7)
+    paged = retriever.store.all_chunks()
+    assert sorted(c.id for c in paged) == sorted(unpaged)
+    assert len({c.id for c in paged}) == len(paged)
+    state = retriever.store.manifest()["anastrozole-male-fertility.md"]
+    assert state.complete and state.present == len(unpaged)
+
+
+def test_store_changes_are_checked_at_most_every_refresh_interval(retriever, monkeypatch) -> None:
+    calls = []
+    original = HybridRetriever.refresh
+
+    def spy(self) -> None:
+        calls.append(1)
+        original(self)
+
+    monkeypatch.setattr(HybridRetriever, "refresh", spy)
+
+    def make(interval: float) -> HybridRetriever:
+        settings = retriever.settings.model_copy(update={"refresh_interval_s": interval})
+        return HybridRetriever(store=retriever.store, embeddings=retriever.embeddings, settings=settings)
+
+    lazy = make(3600)
+    lazy.retrieve("What is hCG?")
+    lazy.retrieve("What is rFSH?")
+    assert len(calls) == 1  # the first query builds the index; the next one trusts it
+    eager = make(0)
+    eager.retrieve("What is hCG?")
+    eager.retrieve("What is rFSH?")
+    assert len(calls) == 3

@@ -1,0 +1,28 @@
+from assistant.guards import asks_for_advice, invented_amounts, unknown_subjects
+
+PASSAGE = "A study found a testosterone-luteinizing hormone ratio of 100 or greater predicted response."
+VOCAB = {"anastrozole", "infertility", "male", "approved", "women", "treatment", "dysfunction", "gonadotropin"}
+
+
+def known(word: str) -> bool:
+    return all(part in VOCAB for part in word.lower().split("-"))
+
+
+def test_invented_amounts_flags_doses_and_percentages_not_in_sources() -> None:
+    assert invented_amounts("Take 1 mg twice a week.", [PASSAGE]) == ["1 mg", "twice a week"]
+    assert invented_amounts("It raised counts by 40%.", [PASSAGE]) == ["40%"]
+    assert invented_amounts("Take it once a day.", [PASSAGE]) == ["once a day"]
+    assert invented_amounts("A ratio of 100 or greater predicted response.", [PASSAGE]) == []
+
+
+def test_unknown_subjects_are_question_words_the_answer_repeats() -> None:
+    q = "Why is anastrozole FDA-approved for male infertility?"
+    assert unknown_subjects(q, "Anastrozole is FDA-approved for male infertility because...", known) == ["fda-approved"]
+    assert unknown_subjects(q, "Its use in male infertility is off-label [1].", known) == []
+    assert unknown_subjects("Is sildenafil a gonadotropin?", "Sildenafil is a gonadotropin.", known) == ["sildenafil"]
+
+
+def test_advice_questions() -> None:
+    assert asks_for_advice("What dose of anastrozole should I take?")
+    assert asks_for_advice("Should I stop my TRT?")
+    assert not asks_for_advice("How does anastrozole work?")

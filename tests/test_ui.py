@@ -1,0 +1,121 @@
+"""The chat page against a real server (real model, real corpus) on a free port."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from assistant.settings import PROJECT_ROOT, Settings
+
+pytestmark = [pytest.mark.llm, pytest.mark.server]
+OUT = PROJECT_ROOT / "test-output"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(ingested_settings: Settings) -> Iterator[str]:
+    port = free_port()
+    OUT.mkdir(exist_ok=True)
+    log = (OUT / "ui-server.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "serve", "--port", str(port), "--store", str(ingested_settings.store_dir)],
+        cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {(OUT / 'ui-server.log').read_text()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            time.sleep(1)
+    else:
+        proc.kill()
+        raise RuntimeError("server did not start in 300 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def _ask(client, message: str) -> tuple[str, str]:
+    answer, sources = client.predict(message=message, api_name="/chat")
+    return answer, sources
+
+
+def test_answer_with_verified_sources_and_follow_up(server: str) -> None:
+    from gradio_client import Client
+
+    client = Client(server, verbose=False)
+    answer, sources = _ask(client, "How does anastrozole differ from clomiphene?")
+    assert "<mark>" in sources, (answer, sources)  # a verified quote highlighted in its passage
+    assert "anastrozole-male-fertility.md" in sources
+    assert "⚠️" not in answer
+    follow, follow_sources = _ask(client, "Which one is first-line for secondary hypogonadism?")
+    assert "Searched for: How does anastrozole differ from clomiphene?" in follow_sources
+    assert "clomiphene" in follow.lower() or "clomid" in follow.lower(), follow
+
+
+def test_sessions_do_not_share_history(server: str) -> None:
+    from gradio_client import Client
+
+    a, b = Client(server, verbose=False), Client(server, verbose=False)
+    _ask(a, "What does hCG do in male infertility treatment?")
+    _, sources_b = _ask(b, "What is usually combined with it?")
+    assert "hCG do in male infertility" not in sources_b
+    assert re.search(r"Searched for: What is usually combined with it\?", sources_b)
+
+
+def test_errors_are_shown_in_the_chat(server: str) -> None:
+    from gradio_client import Client
+
+    answer, _ = _ask(Client(server, verbose=False), "x" * 5000)
+    assert answer.startswith("⚠️") and "limit" in answer
+
+
+def test_browser_shows_highlighted_source(server: str) -> None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed (make test installs it with apt-get)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        pytest.skip(f"playwright is not installed: {exc}")
+    OUT.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic"],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(server)
+        notice = page.get_by_text("not medical advice").first
+        notice.wait_for(timeout=60_000)
+        assert notice.is_visible()
+        box = page.get_by_role("textbox").first
+        box.fill("Which enzyme does anastrozole block?")
+        box.press("Enter")
+        page.wait_for_selector("#sources mark", timeout=300_000)
+        page.screenshot(path=str(OUT / "ui-answer.png"), full_page=True)
+        assert "aromatase" in page.inner_text("#sources").lower()
+        browser.close()
+    assert (OUT / "ui-answer.png").stat().st_size > 10_000
