@@ -47,7 +47,10 @@ test: install lint browser
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
 
 bench: install
-	$(PY) bench/run_all.py
+	$(PY) bench/ingest.py
+	$(PY) bench/retrieval.py
+	$(PY) bench/answer.py
+	$(PY) bench/ui_load.py
 
 clean:
 	rm -rf $(VENV) data

@@ -93,6 +93,7 @@ def finish(
     refs: dict[str, Reference],
     first_token: float | None,
     known: Callable[[str], bool] = lambda _: True,
+    rare: Callable[[str], bool] = lambda _: True,
 ) -> Answer:
     """Parse the model output, verify quotes, apply the guards, and build the typed answer."""
     contexts = [
@@ -110,7 +111,7 @@ def finish(
     reason = ""
     if not abstained:
         invented = invented_amounts(raw, (c.prompt_text() for c in chunks))
-        unknown = unknown_subjects(p.question, text, known)
+        unknown = unknown_subjects(p.question, text, known, rare)
         if invented:
             abstained, reason = True, f"answer stated amounts not in the sources: {invented}"
         elif unknown:
@@ -149,7 +150,7 @@ def finish(
     total = time.perf_counter() - p.started
     return Answer(
         question=p.question, query=p.query, answer=text, abstained=abstained,
-        citations=citations, contexts=[] if abstained and not p.retrieved else contexts,
+        citations=citations, contexts=contexts,
         timings=Timings(retrieval_s=p.retrieval_s, first_token_s=first_token, total_s=total),
         prompt=prompt.name, unverified_quotes=unverified, raw=raw,
     )
@@ -208,7 +209,8 @@ class AnswerChain:
                     first = time.perf_counter() - p.started
                 parts.append(token)
                 yield token
-            yield finish(p, "".join(parts), self.prompt, self.refs, first, self.retriever.knows)
+            yield finish(p, "".join(parts), self.prompt, self.refs, first, self.retriever.knows,
+                         self.retriever.is_rare_word)
 
 
 def _grammar_kwargs(p: Prepared, prompt: Prompt) -> dict:

@@ -32,19 +32,25 @@ def asks_for_advice(question: str) -> bool:
     return bool(_ADVICE.search(question))
 
 
-_WORD = re.compile(r"[A-Za-z][A-Za-z-]{3,}")
+_WORD = re.compile(r"[A-Za-z]{3,}")
 
 
-def unknown_subjects(question: str, answer: str, known: Callable[[str], bool]) -> list[str]:
-    """Words of the question that the whole corpus never uses, yet the answer repeats.
+def unknown_subjects(
+    question: str, answer: str, known: Callable[[str], bool], rare: Callable[[str], bool] = lambda _: True
+) -> list[str]:
+    """Rare words of the question that the whole corpus never uses, yet the answer repeats.
 
     Such an answer talks about something the sources do not cover (a drug the
-    corpus never names, "FDA approval" it never mentions): the model is filling
-    in from its own knowledge or echoing a false premise.
+    corpus never names, an "FDA" approval it never mentions): the model is
+    filling in from its own knowledge or echoing a false premise. Only rare
+    words count (acronyms, or words the embedding model's vocabulary has to
+    split into pieces): an everyday word like "regimen" or "predicts" that the
+    article happens not to use says nothing about scope.
     """
     answer_words = {w.lower() for w in _WORD.findall(answer)}
     out = []
-    for w in dict.fromkeys(x.lower() for x in _WORD.findall(question)):
-        if w in answer_words and not known(w):
-            out.append(w)
+    for w in dict.fromkeys(_WORD.findall(question)):
+        low = w.lower()
+        if low in answer_words and (w.isupper() or rare(low)) and not known(low):
+            out.append(low)
     return out

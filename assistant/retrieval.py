@@ -92,6 +92,7 @@ class BM25Index:
         floor = epsilon * (sum(idf.values()) / len(idf)) if idf else 0.0
         self.n = len(texts)
         self._docs: dict[str, np.ndarray] = {}
+        self._prefixes: set[str] | None = None
         self._weights: dict[str, np.ndarray] = {}
         for tok, plist in postings.items():
             docs = np.fromiter((d for d, _ in plist), dtype=np.int64, count=len(plist))
@@ -121,9 +122,13 @@ class BM25Index:
             order = np.argsort(-vals, kind="stable")
         return acc, [(int(cand[i]), float(vals[i])) for i in order]
 
-    @property
-    def vocabulary(self) -> set[str] | dict[str, np.ndarray]:
-        return self._docs
+    def has_term(self, term: str) -> bool:
+        """Whether the corpus has ``term`` or a word sharing its first five letters ("predicts" ~ "predictor")."""
+        if term in self._docs:
+            return True
+        if self._prefixes is None:
+            self._prefixes = {t[:5] for t in self._docs if len(t) >= 5}
+        return len(term) >= 5 and term[:5] in self._prefixes
 
     def top(self, query: str, k: int) -> list[tuple[int, float]]:
         return self.search(query, k)[1]
@@ -290,15 +295,18 @@ class HybridRetriever(BaseRetriever):
         ranked.sort(key=lambda t: -t[0])
         return ranked
 
-    def best_similarity(self, query: str) -> float:
-        hits = self.store.query(self.embeddings.embed_query(query), 1)
-        return hits[0][1] if hits else 0.0
-
     def knows(self, word: str) -> bool:
         """Whether every index term of ``word`` occurs somewhere in the corpus (stopwords always do)."""
-        self.refresh()
+        if self._bm25 is None:
+            self.refresh()
         assert self._bm25 is not None
-        return all(tok in self._bm25.vocabulary for tok in tokenize(word))
+        return all(self._bm25.has_term(tok) for tok in tokenize(word))
+
+    def is_rare_word(self, word: str) -> bool:
+        """A technical or unusual term: the embedding model's WordPiece vocabulary has to split it,
+        and not just into a common word plus an inflection ("regime"+"n", "predict"+"s")."""
+        pieces = self.embeddings.model.tokenizer.tokenize(word)
+        return len(pieces) > 1 and len(pieces[0]) < len(word) - 2
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun | None = None

@@ -1,7 +1,7 @@
 from assistant.guards import asks_for_advice, invented_amounts, unknown_subjects
 
 PASSAGE = "A study found a testosterone-luteinizing hormone ratio of 100 or greater predicted response."
-VOCAB = {"anastrozole", "infertility", "male", "approved", "women", "treatment", "dysfunction", "gonadotropin"}
+VOCAB = {"for", "anastrozole", "infertility", "male", "approved", "women", "treatment", "dysfunction", "gonadotropin"}
 
 
 def known(word: str) -> bool:
@@ -17,9 +17,18 @@ def test_invented_amounts_flags_doses_and_percentages_not_in_sources() -> None:
 
 def test_unknown_subjects_are_question_words_the_answer_repeats() -> None:
     q = "Why is anastrozole FDA-approved for male infertility?"
-    assert unknown_subjects(q, "Anastrozole is FDA-approved for male infertility because...", known) == ["fda-approved"]
+    assert unknown_subjects(q, "Anastrozole is FDA-approved for male infertility because...", known) == ["fda"]
     assert unknown_subjects(q, "Its use in male infertility is off-label [1].", known) == []
     assert unknown_subjects("Is sildenafil a gonadotropin?", "Sildenafil is a gonadotropin.", known) == ["sildenafil"]
+
+
+def test_everyday_words_the_corpus_lacks_are_not_subjects() -> None:
+    def rare(word: str) -> bool:
+        return word in {"sildenafil", "erectile"}
+
+    q = "Which regimen predicts response to sildenafil?"
+    a = "The regimen predicts response to sildenafil."
+    assert unknown_subjects(q, a, known, rare) == ["sildenafil"]
 
 
 def test_advice_questions() -> None:
