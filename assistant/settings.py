@@ -88,7 +88,10 @@ class Settings(BaseSettings):
     n_batch: int = Field(512, ge=8)
     max_tokens: int = Field(320, ge=16)
     temperature: float = Field(0.0, ge=0)
-    prompt_lookup_tokens: int = Field(10, ge=0, description="Prompt-lookup draft tokens; 0 disables it.")
+    prompt_lookup_tokens: int = Field(
+        0, ge=0, description="Prompt-lookup draft tokens; 0 disables it (slower with grammar-constrained quotes, "
+        "see bench/answer.py)."
+    )
     flash_attn: bool = True
 
     # --- answering --------------------------------------------------------
