@@ -17,6 +17,7 @@ from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
 
 from assistant.condense import is_follow_up, standalone_query
 from assistant.guards import asks_for_advice, invented_amounts, unknown_subjects
+from assistant.llm import endpoint_errors
 from assistant.prompts import Prompt, load_prompt
 from assistant.quotes import check_quotes, cited_numbers, normalise, parse_answer
 from assistant.references import Reference, load_references
@@ -52,6 +53,9 @@ def check_question(question: str, settings: Settings) -> str:
             f"That question is {len(q):,} characters long; the limit is {settings.max_question_chars:,}. "
             "Please shorten it."
         )
+    if any("\ud800" <= ch <= "\udfff" for ch in q):
+        # undecodable bytes (a non-UTF-8 terminal, a crafted API call): the tokenizer would raise deep inside
+        raise QuestionError("The question contains bytes that are not valid text (UTF-8). Please retype it.")
     return q
 
 
@@ -184,13 +188,21 @@ class AnswerChain:
         if best < self.settings.min_relevance:
             log.info("best similarity %.3f below %.2f: out of scope", best, self.settings.min_relevance)
             retrieved = []
+        elif asks_for_advice(question):
+            # the sources give no doses and no personal decisions; the model, asked anyway, says "Yes, you should"
+            log.info("dose or personal-advice question: refused without asking the model")
+            retrieved = []
         p = Prepared(question, query, history, retrieved, best, started, time.perf_counter() - started)
         p.messages = build_messages(p, self.prompt, self.refs) if retrieved else []
         return p
 
     def _llm_kwargs(self, p: Prepared) -> dict:
-        if self.prompt.grammar and not self.settings.llm_base_url:
-            return _grammar_kwargs(p, self.prompt)
+        from assistant.llm import grammar_kwargs, sends_grammar
+
+        if self.prompt.grammar and sends_grammar(self.settings):
+            from assistant.grammar import quote_grammar
+
+            return grammar_kwargs(self.settings, quote_grammar([r.chunk for r in p.retrieved], self.prompt.refusal))
         return {}
 
     def _generate(self, inputs: Iterator[Prepared]) -> Iterator[str | Answer]:
@@ -201,25 +213,17 @@ class AnswerChain:
             llm = self._llm_factory()
             parts: list[str] = []
             first: float | None = None
-            for chunk in llm.stream(p.messages, **self._llm_kwargs(p)):
-                token = chunk.content if isinstance(chunk.content, str) else ""
-                if not token:
-                    continue
-                if first is None:
-                    first = time.perf_counter() - p.started
-                parts.append(token)
-                yield token
+            with endpoint_errors(self.settings):
+                for chunk in llm.stream(p.messages, **self._llm_kwargs(p)):
+                    token = chunk.content if isinstance(chunk.content, str) else ""
+                    if not token:
+                        continue
+                    if first is None:
+                        first = time.perf_counter() - p.started
+                    parts.append(token)
+                    yield token
             yield finish(p, "".join(parts), self.prompt, self.refs, first, self.retriever.knows,
                          self.retriever.is_rare_word)
-
-
-def _grammar_kwargs(p: Prepared, prompt: Prompt) -> dict:
-    from llama_cpp import LlamaGrammar
-
-    from assistant.grammar import quote_grammar
-
-    return {"grammar": LlamaGrammar.from_string(quote_grammar([r.chunk for r in p.retrieved], prompt.refusal),
-                                                verbose=False)}
 
 
 def build_chain(settings: Settings, retriever: HybridRetriever | None = None) -> AnswerChain:

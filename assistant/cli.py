@@ -73,7 +73,9 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if problems:
         for question, message in problems:
             if args.json:
-                print(json.dumps({"question": question[:200], "error": message}, ensure_ascii=False))
+                # backslash-escape undecodable bytes so echoing the question cannot itself fail
+                shown = question[:200].encode("utf-8", "backslashreplace").decode("utf-8")
+                print(json.dumps({"question": shown, "error": message}, ensure_ascii=False))
             else:
                 print(f"error: {message}", file=sys.stderr)
         return 2
@@ -94,7 +96,9 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.llm import ModelError
     from assistant.schema import Answer, QuestionError, Turn
+    from assistant.store import StoreError
 
     chain = _chain(settings)
     chain.warm_up()
@@ -107,6 +111,9 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
         except (EOFError, KeyboardInterrupt):
             print()
             return 0
+        except UnicodeDecodeError:
+            print("error: that line is not valid text (UTF-8); please retype it")
+            continue
         if not question:
             return 0
         if question == "/new":
@@ -122,6 +129,9 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
                     print(event, end="", flush=True)
         except QuestionError as exc:
             print(f"error: {exc}")
+            continue
+        except (StoreError, ModelError) as exc:  # a server went away: it may be back for the next question
+            print(f"\nerror: {exc}")
             continue
         assert final is not None
         print("\n\n" + format_answer(final))

@@ -32,6 +32,8 @@ def file_sha256(data: bytes) -> str:
 
 
 def _decode(data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DocumentError("UTF-16 text is not supported: save the file as UTF-8")
     if b"\x00" in data[:8192]:
         raise DocumentError("binary file (contains NUL bytes)")
     try:
@@ -81,6 +83,10 @@ def load_document(path: Path, root: Path) -> Document:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise DocumentError(f"unsupported file type {suffix or '(none)'}")
+    try:  # the name becomes chunk ids and store metadata, which must be text
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise DocumentError("file name is not valid UTF-8: rename the file") from None
     try:
         data = path.read_bytes()
     except PermissionError:

@@ -70,9 +70,16 @@ def ingest(
     reset: bool = False,
     prune: bool = False,
     progress: bool = True,
-    lock_timeout: float = 600.0,
+    lock_timeout: float | None = None,
 ) -> IngestReport:
-    """Ingest ``paths`` (files or folders). Raises StoreError if the store is unusable."""
+    """Ingest ``paths`` (files or folders). Raises StoreError if the store is unusable.
+
+    Two ingests of one store folder never write at once: the second waits for the
+    first (up to ``lock_timeout``, default the setting ``ingest_lock_timeout_s``),
+    then finds its files unchanged; if the wait times out it fails with a message.
+    """
+    if lock_timeout is None:
+        lock_timeout = settings.ingest_lock_timeout_s
     try:
         lock = _lock(settings)
     except OSError as exc:
@@ -80,13 +87,17 @@ def ingest(
     if lock is None:
         return _ingest(paths, settings, reset=reset, prune=prune, progress=progress)
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        log.warning("another ingest is writing to %s; waiting for it to finish", settings.store_dir)
         try:
-            lock.acquire(timeout=lock_timeout)
+            lock.acquire(timeout=0)
         except Timeout:
-            raise StoreError(f"another ingest still holds {settings.store_dir} after {lock_timeout:.0f}s") from None
+            log.warning("another ingest is writing to %s; waiting for it to finish (up to %.0fs)",
+                        settings.store_dir, lock_timeout)
+            lock.acquire(timeout=lock_timeout)
+    except Timeout:
+        raise StoreError(
+            f"another ingest is still writing to {settings.store_dir} after {lock_timeout:g}s of waiting; "
+            "run this one again when it has finished"
+        ) from None
     except OSError as exc:
         raise StoreError(f"cannot lock the store at {settings.store_dir} ({exc.strerror or exc})") from None
     try:
@@ -147,7 +158,16 @@ def _ingest(paths: Sequence[Path], settings: Settings, *, reset: bool, prune: bo
                 return out
 
             for source, sha, chunks, existed in todo:
-                report.embedded += store.replace_file(source, chunks, sha, embed)
+                try:
+                    report.embedded += store.replace_file(source, chunks, sha, embed)
+                except StoreError:
+                    raise
+                except Exception as exc:  # chromadb raises its own types for a full disk, a read-only file...
+                    # files finished before this one are complete in the store; this one is redone next time
+                    raise StoreError(
+                        f"writing {source} to the store at {store.where} failed ({type(exc).__name__}: {exc}); "
+                        "the files stored before it are complete: run the ingest again to finish"
+                    ) from None
                 (report.updated if existed else report.added).append(source)
 
     if prune:

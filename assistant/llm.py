@@ -14,7 +14,10 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
@@ -121,7 +124,86 @@ def _key(settings: Settings) -> tuple:
         settings.llm_base_url, settings.llm_model_name, settings.llm_model_path, settings.n_ctx,
         settings.n_threads, settings.n_batch, settings.max_tokens, settings.temperature,
         settings.prompt_lookup_tokens, settings.flash_attn, settings.llm_timeout_s,
+        settings.llm_endpoint_kind, settings.llm_api_key, settings.llm_max_retries,
     )
+
+
+def sampling(settings: Settings) -> dict[str, Any]:
+    """llama.cpp sampling parameters beyond temperature, the same in-process and on a llama.cpp server.
+
+    Why explicit: llama.cpp's defaults differ between the two (the server
+    applies repeat_penalty 1.1, which penalises copying passage sentences), so
+    the same question would get different answers locally and remotely.
+    """
+    return {"repeat_penalty": 1.0, "top_p": 1.0, "top_k": 1 if settings.temperature == 0 else 40}
+
+
+def sends_grammar(settings: Settings) -> bool:
+    """Whether the model accepts a GBNF grammar: in-process llama.cpp, or a llama.cpp server."""
+    return not settings.llm_base_url or settings.llm_endpoint_kind == "llama.cpp"
+
+
+def grammar_kwargs(settings: Settings, grammar: str) -> dict[str, Any]:
+    """Keyword arguments of ``stream`` that constrain the answer to the GBNF ``grammar``.
+
+    In-process the grammar is compiled here; a llama.cpp server takes its text
+    in the request body (``grammar``, a llama.cpp extension of the OpenAI API),
+    next to the sampling parameters, since a per-call ``extra_body`` replaces
+    the model's own. Other OpenAI-compatible endpoints get nothing extra.
+    """
+    if not settings.llm_base_url:
+        from llama_cpp import LlamaGrammar
+
+        return {"grammar": LlamaGrammar.from_string(grammar, verbose=False)}
+    if settings.llm_endpoint_kind == "llama.cpp":
+        return {"extra_body": {**sampling(settings), "grammar": grammar}}
+    return {}
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost error's message ("[Errno 111] Connection refused"), not the wrappers' "Connection error."."""
+    while (inner := exc.__cause__ or exc.__context__) is not None:
+        exc = inner
+    return str(exc) or type(exc).__name__
+
+
+@contextmanager
+def endpoint_errors(settings: Settings) -> Iterator[None]:
+    """Turn failures of a remote endpoint into a ModelError naming it, instead of an openai/httpx traceback.
+
+    Covers a refused or dropped connection, a timeout (before the reply, or
+    between streamed pieces, which httpx raises unwrapped), and an HTTP error
+    status (wrong API key, unknown model name, a server error).
+    """
+    if not settings.llm_base_url:
+        yield
+        return
+    import httpx
+    import openai
+
+    url = settings.llm_base_url
+    waited = f"no reply within {settings.llm_timeout_s:g}s, setting llm_timeout_s"
+    try:
+        yield
+    except openai.APITimeoutError:
+        raise ModelError(f"the LLM endpoint at {url} did not answer ({waited})") from None
+    except openai.APIConnectionError as exc:
+        reason = _root_cause(exc)
+        raise ModelError(
+            f"cannot reach the LLM endpoint at {url} ({reason}); check that the server is running "
+            "and the setting llm_base_url"
+        ) from None
+    except openai.APIStatusError as exc:
+        hint = {401: "; check the setting llm_api_key", 404: "; check llm_base_url and llm_model_name"}
+        raise ModelError(
+            f"the LLM endpoint at {url} refused the request (HTTP {exc.status_code}: {exc.message})"
+            f"{hint.get(exc.status_code, '')}"
+        ) from None
+    except httpx.TimeoutException:
+        raise ModelError(f"the LLM endpoint at {url} stopped answering ({waited})") from None
+    except httpx.TransportError as exc:
+        reason = str(exc) or type(exc).__name__
+        raise ModelError(f"the connection to the LLM endpoint at {url} broke off ({reason})") from None
 
 
 def chat_model(settings: Settings) -> BaseChatModel:
@@ -145,8 +227,10 @@ def _remote(settings: Settings) -> BaseChatModel:
         temperature=settings.temperature,
         max_tokens=settings.max_tokens,
         timeout=settings.llm_timeout_s,
-        max_retries=1,
+        # the openai client retries twice by default: a dead endpoint would cost three timeouts
+        max_retries=settings.llm_max_retries,
         streaming=True,
+        extra_body=sampling(settings) if settings.llm_endpoint_kind == "llama.cpp" else None,
     )
 
 
@@ -172,9 +256,7 @@ def _local(settings: Settings) -> BaseChatModel:
             rope_freq_base=0.0,
             rope_freq_scale=0.0,
             temperature=settings.temperature,
-            repeat_penalty=1.0,
-            top_p=1.0,
-            top_k=1 if settings.temperature == 0 else 40,
+            **sampling(settings),
             max_tokens=settings.max_tokens,
             logits_all=logits_all,
             streaming=True,

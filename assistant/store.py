@@ -9,11 +9,14 @@ chunks carries the file's current hash (``file_sha256``) and the expected count
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
+
+import httpx
 
 from assistant.chunking import Chunk
 from assistant.settings import Settings
@@ -24,6 +27,41 @@ PAGE = 5000
 
 class StoreError(Exception):
     """The store cannot be opened or used; the message is meant for the user."""
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def unreachable(settings: Settings, exc: BaseException) -> str:
+    """The user-facing message for a Chroma server that refused, dropped or did not answer a request."""
+    if isinstance(exc, httpx.TimeoutException):
+        reason = f"no reply within {settings.chroma_timeout_s:g}s, setting chroma_timeout_s"
+    else:
+        reason = str(exc) or type(exc).__name__
+    return (
+        f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port} ({reason}); "
+        "check that it is running (`chroma run --path DIR --host HOST --port PORT`)"
+    )
+
+
+def _server_errors(method: Callable[P, R]) -> Callable[P, R]:
+    """Turn a network failure of a Chroma server into a StoreError.
+
+    Why: chromadb lets httpx errors through, so a server that stops mid-session
+    would reach the user as a traceback from deep inside httpx.
+    """
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except httpx.TransportError as exc:  # refused, reset, timed out
+            store = args[0]
+            assert isinstance(store, Store)
+            raise StoreError(unreachable(store.settings, exc)) from None
+
+    return wrapper
 
 
 @dataclass(frozen=True)
@@ -73,16 +111,7 @@ def _client(settings: Settings, create: bool):
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if settings.chroma_host:
-        try:
-            client = chromadb.HttpClient(
-                host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
-            )
-            client.heartbeat()
-        except Exception as exc:  # chromadb raises several types for a dead server
-            raise StoreError(
-                f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port} ({exc})"
-            ) from None
-        return client
+        return _http_client(settings, chroma_settings)
     path = Path(settings.store_dir)
     if not path.exists():
         if not create:
@@ -96,11 +125,55 @@ def _client(settings: Settings, create: bool):
     try:
         return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
     except Exception as exc:  # corrupt sqlite, permissions, lock held by another version...
-        raise StoreError(f"cannot open the store at {path} ({type(exc).__name__}: {exc})") from None
+        hint = ""
+        if isinstance(exc, PermissionError) or "readonly" in str(exc).lower().replace("-", ""):
+            # Chroma writes even to open a store (migrations, its log), so a read-only folder cannot be used
+            hint = "; the store folder and its files must be writable, even for asking"
+        raise StoreError(f"cannot open the store at {path} ({type(exc).__name__}: {exc}){hint}") from None
+
+
+def _http_client(settings: Settings, chroma_settings: Any):
+    """A client of the Chroma server whose every request gives up after ``chroma_timeout_s``.
+
+    chromadb's HTTP client has no timeout at all (``httpx.Client(timeout=None)``),
+    so a server that accepts connections but never answers (stopped, overloaded)
+    would hang the caller forever. Its constructor already sends requests, so
+    the server is first probed with a timed heartbeat; then the client's own
+    session gets the timeout.
+    """
+    import chromadb
+    from chromadb.api.fastapi import FastAPI
+
+    timeout = httpx.Timeout(settings.chroma_timeout_s)
+    try:
+        base = FastAPI.resolve_url(
+            chroma_server_host=settings.chroma_host or "", chroma_server_http_port=settings.chroma_port,
+            default_api_path=chroma_settings.chroma_server_api_default_path,
+        )
+        httpx.get(f"{base}/heartbeat", timeout=timeout).raise_for_status()
+        client = chromadb.HttpClient(
+            host=settings.chroma_host or "", port=settings.chroma_port, settings=chroma_settings
+        )
+    except (httpx.TransportError, ValueError) as exc:
+        raise StoreError(unreachable(settings, exc)) from None
+    except Exception as exc:  # an HTTP error status, a server of another version...
+        raise StoreError(
+            f"the Chroma server at {settings.chroma_host}:{settings.chroma_port} failed ({type(exc).__name__}: {exc})"
+        ) from None
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        session.timeout = timeout
+    else:  # a chromadb upgrade moved it: requests may then wait without limit
+        log.warning("cannot set a timeout on the Chroma client (chromadb %s)", chromadb.__version__)
+    return client
 
 
 class Store:
-    """One Chroma collection with the operations ingest and retrieval need."""
+    """One Chroma collection with the operations ingest and retrieval need.
+
+    Every method that talks to Chroma is wrapped by :func:`_server_errors`, so a
+    Chroma server that goes away surfaces as a StoreError naming it.
+    """
 
     def __init__(self, settings: Settings, create: bool = False) -> None:
         self.settings = settings
@@ -114,6 +187,8 @@ class Store:
                 self.collection = self.client.get_collection(settings.collection)
         except StoreError:
             raise
+        except httpx.TransportError as exc:
+            raise StoreError(unreachable(settings, exc)) from None
         except Exception as exc:
             if not create:
                 raise StoreError(
@@ -127,9 +202,11 @@ class Store:
             return f"chroma://{self.settings.chroma_host}:{self.settings.chroma_port}/{self.settings.collection}"
         return f"{self.settings.store_dir} ({self.settings.collection})"
 
+    @_server_errors
     def count(self) -> int:
         return self.collection.count()
 
+    @_server_errors
     def reset(self) -> None:
         self.client.delete_collection(self.settings.collection)
         self.collection = self.client.get_or_create_collection(
@@ -150,6 +227,7 @@ class Store:
                 return
             offset += len(ids)
 
+    @_server_errors
     def manifest(self) -> dict[str, FileState]:
         seen: dict[str, dict[str, Any]] = {}
         for _, _, meta in self._paged(["metadatas"]):
@@ -163,9 +241,11 @@ class Store:
             states[src] = FileState(sha256=sha, n_chunks=e["n"], present=e["present"])
         return states
 
+    @_server_errors
     def ids_for(self, source: str) -> list[str]:
         return self.collection.get(where={"source": source}, include=[])["ids"]
 
+    @_server_errors
     def replace_file(
         self,
         source: str,
@@ -203,15 +283,18 @@ class Store:
             self.collection.delete(ids=stale)
         return len(new)
 
+    @_server_errors
     def delete_source(self, source: str) -> int:
         ids = self.ids_for(source)
         if ids:
             self.collection.delete(ids=ids)
         return len(ids)
 
+    @_server_errors
     def all_chunks(self) -> list[Chunk]:
         return [chunk_from_record(i, d or "", m) for i, d, m in self._paged(["documents", "metadatas"])]
 
+    @_server_errors
     def get_chunks(self, ids: Sequence[str]) -> list[Chunk]:
         got = self.collection.get(ids=list(ids), include=["documents", "metadatas"])
         by_id = {
@@ -220,9 +303,14 @@ class Store:
         }
         return [by_id[i] for i in ids if i in by_id]
 
+    @_server_errors
     def query(self, vector: list[float], k: int) -> list[tuple[str, float]]:
         """Ids and cosine similarities of the ``k`` nearest chunks."""
-        k = min(k, self.count())
+        return self.nearest(vector, min(k, self.count()))
+
+    @_server_errors
+    def nearest(self, vector: list[float], k: int) -> list[tuple[str, float]]:
+        """Like :meth:`query` without its count request: at most ``k`` hits (fewer if the store is smaller)."""
         if k <= 0:
             return []
         res = self.collection.query(query_embeddings=[vector], n_results=k, include=["distances"])

@@ -124,8 +124,11 @@ def serve(settings: Settings) -> int:
         auth = (user, password)
     if settings.ui_host not in {"127.0.0.1", "localhost"} and auth is None:
         log.warning("serving on %s without a login (set ASSISTANT_UI_AUTH=user:password)", settings.ui_host)
+    # Files: Gradio serves only its own assets and files it created (tests/test_faults.py tries the
+    # traversals). Its upload route is always mounted although the chat has no file input, so uploads are
+    # capped at 1 KB: a visitor cannot fill the disk through it.
     demo.launch(
         server_name=settings.ui_host, server_port=settings.ui_port, auth=auth, share=False,
-        show_error=False, css=CSS, theme=gr.themes.Soft(), ssr_mode=False,
+        show_error=False, css=CSS, theme=gr.themes.Soft(), ssr_mode=False, max_file_size="1kb",
     )
     return 0

@@ -13,6 +13,9 @@ Retrieval settings were tuned on part of the cases only: sorted by id, every
 third answerable case is held out (``split_cases``), and quality is also
 reported on the tuning and held-out parts separately, so that a gain that
 exists only on the cases it was tuned on shows.
+
+The baseline is the naive recipe above; figures also go to
+``bench/out/retrieval.json`` (``--sizes`` with no value skips the latency part).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from assistant.quotes import normalise  # noqa: E402
 from assistant.retrieval import HybridRetriever  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 from assistant.store import Store  # noqa: E402
-from bench.common import ROOT, load_cases, machine, percentile  # noqa: E402
+from bench.common import ROOT, load_cases, machine, percentile, write_result  # noqa: E402
 
 
 def token_counter():
@@ -92,7 +95,7 @@ def naive_ranked(queries: list[str], emb: LocalEmbeddings, k: int = 4) -> list[l
     return out
 
 
-def quality(settings: Settings, count_tokens) -> None:
+def quality(settings: Settings, count_tokens) -> dict:
     cases = [c for c in load_cases() if c["expected"] == "answer" and c["gold"]]
     queries = [standalone_query(c["turns"][-1], c["turns"][:-1]) for c in cases]
     store = Store(settings)
@@ -122,9 +125,16 @@ def quality(settings: Settings, count_tokens) -> None:
         print(f"| {name} | {len(part)} | {sc['hit@1']:.3f} | {sc['hit@3']:.3f} | {sc['mrr']:.3f} | {tok:.0f} |")
     misses = [c["id"] for c, r in zip(cases, ours, strict=True) if not r or not contains_gold(r[0], c["gold"])]
     print(f"\nmissed at rank 1: {', '.join(misses) or 'none'}")
+    parts = {}
+    for name, part in (("tuning", tune), ("held_out", held)):
+        sc = score([ranked[c["id"]][0] for c in part], part)
+        parts[name] = {"n": len(part), **sc}
+    return {"cases": len(cases), "top_k": settings.top_k, "ours": {**s_ours, "tokens": tok_ours},
+            "naive": {**s_naive, "tokens": tok_naive}, "parts": parts, "missed_at_1": misses,
+            "targets": {"hit@1": 0.85, "hit@3": 0.98, "token_ratio": 0.5}}
 
 
-def latency(sizes: list[int], runs: int, settings_base: Settings) -> None:
+def latency(sizes: list[int], runs: int, settings_base: Settings) -> list[dict]:
     emb = LocalEmbeddings(settings_base.embedding_model)
     words = (ROOT / "corpus" / "anastrozole-male-fertility.md").read_text(encoding="utf-8").split()
     rng = np.random.default_rng(0)
@@ -132,6 +142,7 @@ def latency(sizes: list[int], runs: int, settings_base: Settings) -> None:
     print("\n## Retrieval latency (one query: embed + dense + BM25 + fusion)\n")
     print("| chunks in store | p50 ms | p95 ms | index build s |")
     print("|---|---|---|---|")
+    rows = []
     for size in sizes:
         with tempfile.TemporaryDirectory() as tmp:
             settings = settings_base.model_copy(update={"store_dir": Path(tmp) / "store"})
@@ -160,7 +171,11 @@ def latency(sizes: list[int], runs: int, settings_base: Settings) -> None:
                 t0 = time.perf_counter()
                 retriever.retrieve(q)
                 times.append((time.perf_counter() - t0) * 1000)
-            print(f"| {store.count():,} | {percentile(times, 0.5):.1f} | {percentile(times, 0.95):.1f} | {build:.1f} |")
+            row = {"chunks": store.count(), "p50_ms": percentile(times, 0.5), "p95_ms": percentile(times, 0.95),
+                   "index_build_s": build, "queries": len(times)}
+            rows.append(row)
+            print(f"| {row['chunks']:,} | {row['p50_ms']:.1f} | {row['p95_ms']:.1f} | {build:.1f} |", flush=True)
+    return rows
 
 
 def main() -> None:
@@ -168,15 +183,17 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
     ap.add_argument("--runs", type=int, default=40)
     args = ap.parse_args()
+    started = time.perf_counter()
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(store_dir=Path(tmp) / "store")
         ingest([settings.corpus_dir], settings, progress=False)
         count_tokens, how = token_counter()
         print(f"token counts: {how}")
-        quality(settings, count_tokens)
-    if args.sizes:
-        latency(args.sizes, args.runs, Settings())
+        figures = {"token_counter": how, "quality": quality(settings, count_tokens)}
+    figures["latency"] = latency(args.sizes, args.runs, Settings()) if args.sizes else []
+    figures["latency_targets_ms"] = {"10000": 30, "100000": 100}  # p50 by store size (issue 3)
+    write_result("retrieval", figures, vars(args), started)
 
 
 if __name__ == "__main__":

@@ -69,10 +69,18 @@ def test_refusal_cites_nothing(retriever, ingested_settings) -> None:
 def test_invented_dose_is_replaced_by_refusal_with_pointer(retriever, ingested_settings) -> None:
     reply = f'Take 1 mg of anastrozole twice a week [1].\nQuotes:\n[1] "{QUOTE}"'
     chain, _ = _chain(retriever, ingested_settings, reply)
-    answer = ask(chain, "What dose of anastrozole should I take?")
+    answer = ask(chain, "How is anastrozole given to men with infertility?")
     assert answer.abstained and answer.citations == []
-    assert answer.answer.startswith("The sources do not cover this question.")
-    assert "clinician" in answer.answer
+    assert answer.answer == "The sources do not cover this question."
+
+
+@pytest.mark.parametrize("question", ["What dose of anastrozole should I take?",
+                                      "My estradiol came back at 48 pg/mL. Should I start anastrozole on my own?"])
+def test_dose_and_advice_questions_are_refused_without_the_model(retriever, ingested_settings, question) -> None:
+    chain = AnswerChain(ingested_settings, retriever, _no_llm)
+    answer = ask(chain, question)
+    assert answer.abstained and answer.citations == [] and answer.timings.first_token_s is None
+    assert answer.answer.startswith("The sources do not cover this question.") and "clinician" in answer.answer
 
 
 def test_out_of_scope_question_skips_the_model(retriever, ingested_settings) -> None:

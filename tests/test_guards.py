@@ -35,3 +35,10 @@ def test_advice_questions() -> None:
     assert asks_for_advice("What dose of anastrozole should I take?")
     assert asks_for_advice("Should I stop my TRT?")
     assert not asks_for_advice("How does anastrozole work?")
+    assert asks_for_advice("I'm on Clomid - should I take anastrozole with it every day or every other day?")
+    assert asks_for_advice("My estradiol came back at 48 pg/mL. Should I start anastrozole on my own?")
+    assert asks_for_advice("OK, so how many milligrams of it should I take each week?")
+    # general questions a patient may phrase in the first person are still answered
+    assert not asks_for_advice("What should I know about anastrozole side effects?")
+    assert not asks_for_advice("My doctor prescribed anastrozole, how does it work?")
+    assert not asks_for_advice("Why do men take anastrozole?")

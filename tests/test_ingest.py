@@ -93,27 +93,7 @@ def test_interrupted_file_is_redone(tmp_settings: Settings) -> None:
     assert sorted(store.ids_for(ARTICLE.name)) == sorted(ids)
 
 
-BAD_FILES = {
-    "empty.md": (b"", "empty file"),
-    "latin1.txt": ("Caf\u00e9 au lait, na\u00efve r\u00e9sum\u00e9".encode("latin-1"), "not valid UTF-8"),
-    "broken.pdf": (b"%PDF-1.4\n1 0 obj <</Type /Catalog /Pages 2 0 R>>\ngarbage without xref", "PDF"),
-    "fake.pdf": (b"this is not a pdf at all", "corrupt PDF"),
-    "blob.md": (bytes(range(256)) * 4, "binary file"),
-    "slides.docx": (b"PK\x03\x04 zip", "unsupported file type"),
-}
-
-
-def test_bad_files_are_reported_and_others_ingested(tmp_settings: Settings) -> None:
-    for name, (data, _) in BAD_FILES.items():
-        (tmp_settings.corpus_dir / name).write_bytes(data)
-    proc = _run([str(tmp_settings.corpus_dir)], tmp_settings)
-    assert proc.returncode == 1, proc.stderr
-    assert "Traceback" not in proc.stderr
-    for name, (_, reason) in BAD_FILES.items():
-        lines = [ln for ln in proc.stderr.splitlines() if name in ln]
-        assert len(lines) == 1 and reason in lines[0], (name, proc.stderr)
-    assert "1 added" in proc.stdout and f"{len(BAD_FILES)} failed" in proc.stdout
-    assert Store(tmp_settings).ids_for(ARTICLE.name)
+# Unreadable files of every kind (non-UTF-8, binary, corrupt PDF, ...) are in tests/test_faults.py.
 
 
 def test_unreadable_and_missing_paths(tmp_settings: Settings) -> None:
