@@ -1,0 +1,166 @@
+"""The metrics of an evaluation run.
+
+Deterministic metrics (retrieval against gold passages, quote verification,
+abstention, latency) need no judge. LLM-judged metrics are ragas metrics, so
+our claim-level faithfulness appears beside ragas' standard ones and runs
+through the same ``single_turn_ascore`` interface.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import typing as t
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from ragas.dataset_schema import SingleTurnSample
+from ragas.metrics.base import MetricType, SingleTurnMetric
+
+from assistant.quotes import normalise
+from eval.claims import ClaimVerdict, claim_faithfulness
+from eval.judge import Judge
+
+log = logging.getLogger(__name__)
+
+#: metrics judged by an LLM (their NaN rate is reported) and which of them measure faithfulness
+STANDARD = ("faithfulness", "answer_relevancy", "llm_context_precision_with_reference", "context_recall",
+            "non_llm_context_recall")
+OURS = ("claim_faithfulness",)
+FAITHFULNESS_METRICS = ("claim_faithfulness", "faithfulness")
+DETERMINISTIC = ("hit@1", "hit@3", "mrr", "quote_verification", "abstention_accuracy", "latency_s")
+JUDGE_TARGETS = {"claim_faithfulness": 0.9}
+
+
+def contains_gold(text: str, gold: Sequence[str]) -> bool:
+    hay = normalise(text)[0]
+    return any(normalise(g)[0] in hay for g in gold)
+
+
+def retrieval_scores(contexts: Sequence[str], gold: Sequence[str]) -> dict[str, float]:
+    """hit@1, hit@3 and reciprocal rank of the first context holding a gold passage."""
+    if not gold:
+        return {}
+    ranks = [i for i, c in enumerate(contexts) if contains_gold(c, gold)]
+    first = ranks[0] if ranks else None
+    return {
+        "hit@1": float(first == 0),
+        "hit@3": float(first is not None and first < 3),
+        "mrr": 1.0 / (first + 1) if first is not None else 0.0,
+    }
+
+
+def deterministic_scores(case: dict, answer: dict) -> dict[str, float]:
+    """Scores that need no judge; a metric that does not apply to the case is absent."""
+    scores: dict[str, float] = {}
+    if case.get("expected") == "answer":
+        scores.update(retrieval_scores([c["text"] for c in answer["contexts"]], case.get("gold") or []))
+    quotes = [c for c in answer["citations"] if c.get("quote")]
+    if quotes:
+        scores["quote_verification"] = sum(bool(c["verified"]) for c in quotes) / len(quotes)
+    scores["abstention_accuracy"] = float(answer["abstained"] == (case.get("expected") == "abstain"))
+    scores["latency_s"] = float(answer["timings"]["total_s"])
+    return scores
+
+
+@dataclass
+class ClaimFaithfulness(SingleTurnMetric):
+    """Our faithfulness for small judges (see eval/claims.py), as a ragas metric.
+
+    ``verdicts`` keeps the last sample's per-claim verdicts so the runner can
+    store them as the score's reasons.
+    """
+
+    name: str = "claim_faithfulness"
+    _required_columns: t.Dict[MetricType, t.Set[str]] = field(  # noqa: UP006
+        default_factory=lambda: {MetricType.SINGLE_TURN: {"response", "retrieved_contexts"}}
+    )
+    judge: Judge | None = None
+    embed: Callable[[Sequence[str]], np.ndarray] | None = None
+    verdicts: list[ClaimVerdict] = field(default_factory=list)
+
+    def init(self, run_config) -> None:  # no ragas LLM to set up
+        return None
+
+    def score_sample(self, response: str, contexts: Sequence[str]) -> float:
+        assert self.judge is not None and self.embed is not None, "ClaimFaithfulness needs a judge and an embedder"
+        score, self.verdicts = claim_faithfulness(response, contexts, self.judge, self.embed)
+        return float("nan") if score is None else score
+
+    async def _single_turn_ascore(self, sample: SingleTurnSample, callbacks) -> float:
+        return self.score_sample(sample.response or "", sample.retrieved_contexts or [])
+
+    async def _ascore(self, row: dict, callbacks) -> float:
+        return self.score_sample(row.get("response", ""), row.get("retrieved_contexts", []))
+
+    def reasons(self) -> str:
+        return "\n".join(f"{v.score:.2f} [{v.how}] {v.claim}" for v in self.verdicts)
+
+
+def standard_metrics(names: Sequence[str], llm, embeddings) -> dict[str, SingleTurnMetric]:
+    """ragas' standard metrics with the given judge (a ragas LLM wrapper) and embeddings."""
+    from ragas.metrics import (
+        Faithfulness,
+        LLMContextPrecisionWithReference,
+        LLMContextRecall,
+        NonLLMContextRecall,
+        ResponseRelevancy,
+    )
+    from ragas.run_config import RunConfig
+
+    factories: dict[str, Callable[[], SingleTurnMetric]] = {
+        "faithfulness": lambda: Faithfulness(llm=llm),
+        # strictness 1: one generated question instead of three, a third of the judge time on a 1.5B model
+        "answer_relevancy": lambda: ResponseRelevancy(llm=llm, embeddings=embeddings, strictness=1),
+        "llm_context_precision_with_reference": lambda: LLMContextPrecisionWithReference(llm=llm),
+        "context_recall": lambda: LLMContextRecall(llm=llm),
+        "non_llm_context_recall": lambda: NonLLMContextRecall(),
+    }
+    out = {n: factories[n]() for n in names if n in factories}
+    config = RunConfig(max_workers=1, timeout=600, max_retries=1)
+    for m in out.values():
+        m.init(config)
+    return out
+
+
+def needs(metric: str, case: dict, answer: dict) -> bool:
+    """Whether a metric applies: faithfulness-type metrics need an answer that was given; reference-based
+    ones need a reference and gold passages."""
+    if metric in ("claim_faithfulness", "faithfulness", "answer_relevancy"):
+        return not answer["abstained"] and bool(answer["contexts"])
+    if metric in ("llm_context_precision_with_reference", "context_recall"):
+        return case.get("expected") == "answer" and bool(answer["contexts"]) and bool(case.get("reference"))
+    if metric == "non_llm_context_recall":
+        return bool(case.get("gold")) and bool(answer["contexts"])
+    return True
+
+
+def sample_for(case: dict, answer: dict, metric: str = "") -> SingleTurnSample:
+    contexts = [c["text"] for c in answer["contexts"]]
+    if metric == "non_llm_context_recall":
+        # gold passages are sentences: compare them with sentences, not with whole chunks (a string
+        # similarity of a 120-character sentence to a 450-character chunk never reaches the threshold)
+        from assistant.chunking import split_sentences
+
+        contexts = [c[s:e] for c in contexts for s, e in split_sentences(c)]
+    return SingleTurnSample(
+        user_input=answer["query"] or answer["question"],
+        response=answer["answer"],
+        retrieved_contexts=contexts,
+        reference=case.get("reference") or None,
+        reference_contexts=case.get("gold") or None,
+    )
+
+
+def score(metric: SingleTurnMetric, sample: SingleTurnSample) -> tuple[float | None, str]:
+    """One metric on one sample: (score or None when the judge failed, reasons)."""
+    try:
+        value = asyncio.run(metric.single_turn_ascore(sample))
+    except Exception as exc:  # a judge that breaks the schema is a NaN, counted, not a crash
+        log.warning("%s failed: %s", metric.name, exc)
+        return None, f"error: {exc}"
+    reasons = metric.reasons() if isinstance(metric, ClaimFaithfulness) else ""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None, reasons or "judge output could not be parsed"
+    return float(value), reasons

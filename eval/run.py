@@ -1,0 +1,356 @@
+"""``python -m eval run``: answer every case with the real chain, score, report.
+
+The run folder holds everything needed to trust or compare the run later:
+per-case results with every score and the judge's reasons, the judge-check
+scores (how far the judge itself can be trusted), a summary, a report, and
+the fingerprints of what produced them (commit, prompt hash, model hash,
+judge, settings).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from assistant.settings import PROJECT_ROOT, Settings
+from eval.cache import Cache, key
+from eval.metrics import (
+    DETERMINISTIC,
+    FAITHFULNESS_METRICS,
+    JUDGE_TARGETS,
+    OURS,
+    STANDARD,
+    deterministic_scores,
+    needs,
+    sample_for,
+    score,
+)
+
+log = logging.getLogger(__name__)
+
+EVAL_DIR = Path(__file__).resolve().parent
+DEFAULT_DATASET = EVAL_DIR / "datasets" / "questions.jsonl"
+JUDGE_CHECK = EVAL_DIR / "datasets" / "judge_check.jsonl"
+DEFAULT_OUT = EVAL_DIR / "runs"
+DEFAULT_CACHE = EVAL_DIR / "cache"
+ALL_METRICS = (*OURS, *STANDARD)
+#: bump when a metric's scoring changes, so cached verdicts of the old version are not reused
+METRIC_VERSION = {"claim_faithfulness": 1}
+#: the answering code: a change here may change answers, so it is part of the answer cache key
+ANSWER_CODE = ("chain.py", "retrieval.py", "condense.py", "quotes.py", "guards.py", "grammar.py", "llm.py",
+               "chunking.py", "embeddings.py", "references.py", "prompts/__init__.py")
+#: settings that cannot change an answer
+NOT_ANSWER_SETTINGS = {"ui_host", "ui_port", "ui_auth", "ui_concurrency", "log_level", "store_dir", "corpus_dir",
+                       "model_cache_dir", "judge_base_url", "judge_model_name", "judge_api_key", "chroma_host",
+                       "chroma_port", "chroma_timeout_s", "llm_api_key", "llm_timeout_s", "llm_max_retries",
+                       "refresh_interval_s", "ingest_lock_timeout_s"}
+
+
+class EvalError(RuntimeError):
+    """The run cannot start or continue; message meant for the user."""
+
+
+@dataclass
+class RunOptions:
+    dataset: Path = DEFAULT_DATASET
+    prompt: str | None = None
+    out: Path = DEFAULT_OUT
+    judge: str = "local"
+    metrics: Sequence[str] = ALL_METRICS
+    limit: int | None = None
+    judge_check: Path | None = JUDGE_CHECK
+    cache_dir: Path = DEFAULT_CACHE
+    use_cache: bool = True
+    name: str | None = None
+
+
+@dataclass
+class Fingerprints:
+    prompt: str
+    prompt_sha256: str
+    model_sha256: str
+    corpus_sha256: str
+    code_sha256: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def load_dataset(path: Path, limit: int | None = None) -> list[dict]:
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvalError(f"cannot read the dataset {path}: {exc}") from None
+    cases = []
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            case = json.loads(line)
+        except ValueError as exc:
+            raise EvalError(f"{path}:{i}: not JSON ({exc})") from None
+        if not isinstance(case, dict) or not case.get("id") or (not case.get("turns") and not case.get("question")):
+            raise EvalError(f"{path}:{i}: a case needs an 'id' and 'turns' (or 'question')")
+        case.setdefault("turns", [case.get("question")])
+        case.setdefault("category", "uncategorised")
+        case.setdefault("expected", "answer")
+        cases.append(case)
+    if not cases:
+        raise EvalError(f"the dataset {path} has no cases")
+    return cases[:limit] if limit is not None else cases
+
+
+def _sha256_files(paths: Sequence[Path]) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def model_sha256(settings: Settings) -> str:
+    from assistant.llm import DEFAULT_MODEL_SHA256
+
+    if settings.llm_base_url:
+        return f"remote:{settings.llm_model_name}@{settings.llm_base_url}"
+    if settings.llm_model_path is None:
+        return DEFAULT_MODEL_SHA256
+    return _sha256_files([Path(settings.llm_model_path)])
+
+
+def fingerprints(settings: Settings) -> Fingerprints:
+    from assistant.prompts import load_prompt
+
+    prompt = load_prompt(settings.prompt)
+    corpus = sorted(p for p in Path(settings.corpus_dir).rglob("*") if p.is_file() and not p.name.startswith("."))
+    code = [PROJECT_ROOT / "assistant" / f for f in ANSWER_CODE]
+    answer_settings = settings.model_dump(mode="json", exclude=NOT_ANSWER_SETTINGS)
+    return Fingerprints(
+        prompt=prompt.name, prompt_sha256=prompt.sha256, model_sha256=model_sha256(settings),
+        corpus_sha256=_sha256_files(corpus), code_sha256=_sha256_files(code), settings=answer_settings,
+    )
+
+
+def git_commit() -> str:
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                               timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{head}{'+dirty' if dirty else ''}" if head else "unknown"
+
+
+class Answerer:
+    """Runs a case's conversation through the real chain, building the chain only if an answer is not cached."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._chain = None
+
+    @property
+    def chain(self):
+        if self._chain is None:
+            from assistant.chain import build_chain
+            from assistant.ingestion import ingest
+
+            report = ingest([Path(self.settings.corpus_dir)], self.settings, progress=False)
+            if report.failed:
+                raise EvalError(f"ingest failed for {report.failed}")
+            self._chain = build_chain(self.settings)
+            self._chain.warm_up()
+        return self._chain
+
+    def converse(self, turns: Sequence[str]) -> dict:
+        from assistant.chain import ask
+        from assistant.schema import Turn
+
+        history: list[Turn] = []
+        earlier: list[str] = []
+        answer = None
+        for q in turns:
+            answer = ask(self.chain, q, history)
+            history.append(Turn(question=q, answer=answer.answer))
+            earlier.append(answer.answer)
+        assert answer is not None
+        out = answer.model_dump(mode="json")
+        out["earlier_answers"] = earlier[:-1]
+        return out
+
+
+def _judge_parts(metrics: Sequence[str], options: RunOptions, settings: Settings):
+    """The metric objects for the run's judge: our claim metric and ragas' standard ones."""
+    import numpy as np
+
+    from assistant.embeddings import LocalEmbeddings
+    from eval.judge import make_judge, ragas_llm
+    from eval.metrics import ClaimFaithfulness, standard_metrics
+
+    made: dict = {}
+    emb = LocalEmbeddings(settings.embedding_model, settings.embedding_batch_size)
+    if "claim_faithfulness" in metrics:
+        judge = make_judge(options.judge, settings)
+        made["claim_faithfulness"] = ClaimFaithfulness(judge=judge, embed=lambda t: np.array(emb.embed(list(t))))
+    std = [m for m in metrics if m in STANDARD]
+    if std:
+        from ragas.embeddings import LangchainEmbeddingsWrapper
+
+        llm = ragas_llm(options.judge, settings) if any(m != "non_llm_context_recall" for m in std) else None
+        made.update(standard_metrics(std, llm, LangchainEmbeddingsWrapper(emb)))
+    return made
+
+
+def _judge_key_parts(metric: str, judge: str, settings: Settings) -> list:
+    import ragas
+
+    from eval import prompts
+
+    if metric == "claim_faithfulness":
+        return [metric, METRIC_VERSION[metric], judge, prompts.CLAIM_SYSTEM, prompts.CLAIM_USER]
+    return [metric, ragas.__version__, judge]
+
+
+class Scorer:
+    """One judged metric on one sample, read from the cache when the same judge already scored it.
+
+    The metric objects (and so the judge model) are built on the first cache miss only: a fully cached
+    re-run loads no model at all.
+    """
+
+    def __init__(self, options: RunOptions, settings: Settings, judge: str, cache: Cache) -> None:
+        self.options, self.settings, self.judge, self.cache = options, settings, judge, cache
+        self._metrics: dict | None = None
+
+    def __call__(self, metric: str, sample) -> tuple[float | None, str]:
+        k = key("score", _judge_key_parts(metric, self.judge, self.settings), sample.model_dump())
+        hit = self.cache.get("scores", k)
+        if hit is None:
+            if self._metrics is None:
+                self._metrics = _judge_parts(self.options.metrics, self.options, self.settings)
+            value, why = score(self._metrics[metric], sample)
+            hit = {"score": value, "reasons": why}
+            if value is not None:  # a failed judge call is retried next run, not cached
+                self.cache.put("scores", k, hit)
+        return hit["score"], hit["reasons"]
+
+
+def judge_name(options: RunOptions, settings: Settings) -> str:
+    if options.judge == "local":
+        return f"local:{model_sha256(settings.model_copy(update={'llm_base_url': None}))[:16]}"
+    url = settings.judge_base_url or settings.llm_base_url
+    return f"openai:{settings.judge_model_name or settings.llm_model_name}@{url}"
+
+
+def run(options: RunOptions, settings: Settings) -> Path:
+    """Answer, score and report; returns the run folder."""
+    from eval.report import write_report, write_summary
+    from eval.stats import load_run, summarise
+
+    t_start = time.perf_counter()
+    if options.prompt:
+        settings = settings.model_copy(update={"prompt": options.prompt})
+    unknown = [m for m in options.metrics if m not in ALL_METRICS]
+    if unknown:
+        raise EvalError(f"unknown metrics {unknown}; known: {', '.join(ALL_METRICS)}")
+    cases = load_dataset(options.dataset, options.limit)
+    fp = fingerprints(settings)
+    judge = judge_name(options, settings)
+    cache = Cache(options.cache_dir, enabled=options.use_cache)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    run_dir = Path(options.out) / (options.name or f"{stamp}-{fp.prompt}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    # 1. answers
+    answerer = Answerer(settings)
+    answers: list[dict] = []
+    t0 = time.perf_counter()
+    answer_key_base = [fp.prompt_sha256, fp.model_sha256, fp.corpus_sha256, fp.code_sha256, fp.settings]
+    for case in tqdm(cases, desc="answers", unit="case", disable=not cases):
+        k = key("answer", answer_key_base, case["turns"])
+        a = cache.get("answers", k)
+        if a is None:
+            a = answerer.converse(case["turns"])
+            cache.put("answers", k, a)
+        answers.append(a)
+    answers_s = time.perf_counter() - t0
+
+    # 2. scores
+    t0 = time.perf_counter()
+    scorer = Scorer(options, settings, judge, cache)
+    rows: list[dict] = []
+    jobs = [(i, m) for i, (c, a) in enumerate(zip(cases, answers, strict=True)) for m in options.metrics
+            if needs(m, c, a)]
+    results: dict[tuple[int, str], tuple[float | None, str]] = {}
+    for i, m in tqdm(jobs, desc="scores", unit="score"):
+        results[(i, m)] = scorer(m, sample_for(cases[i], answers[i], m))
+    for i, (case, a) in enumerate(zip(cases, answers, strict=True)):
+        scores: dict[str, float | None] = dict(deterministic_scores(case, a))
+        reasons: dict[str, str] = {}
+        for m in options.metrics:
+            if (i, m) in results:
+                scores[m], reasons[m] = results[(i, m)]
+        rows.append({
+            "id": case["id"], "category": case["category"], "expected": case["expected"], "turns": case["turns"],
+            "question": case["turns"][-1], "query": a["query"], "answer": a["answer"], "abstained": a["abstained"],
+            "earlier_answers": a.get("earlier_answers", []), "reference": case.get("reference", ""),
+            "contexts": [c["text"] for c in a["contexts"]], "citations": a["citations"], "scores": scores,
+            "reasons": reasons, "latency_s": a["timings"]["total_s"],
+            "first_token_s": a["timings"]["first_token_s"],
+        })
+
+    # 3. the judge's own accuracy on known faithful/unfaithful pairs
+    check_rows: list[dict] = []
+    faith = [m for m in options.metrics if m in FAITHFULNESS_METRICS]
+    if options.judge_check and faith:
+        from ragas.dataset_schema import SingleTurnSample
+
+        pairs = load_dataset(options.judge_check)
+        for pair in tqdm(pairs, desc="judge check", unit="pair"):
+            scores2: dict[str, dict[str, float | None]] = {}
+            reasons2: dict[str, dict[str, str]] = {}
+            for m in faith:
+                scores2[m], reasons2[m] = {}, {}
+                for side in ("faithful", "unfaithful"):
+                    sample = SingleTurnSample(user_input=pair["question"], response=pair[side],
+                                              retrieved_contexts=pair["contexts"])
+                    scores2[m][side], reasons2[m][side] = scorer(m, sample)
+            check_rows.append({"id": pair["id"], "error_type": pair.get("error_type", ""), "scores": scores2,
+                               "reasons": reasons2})
+    scoring_s = time.perf_counter() - t0
+
+    meta = {
+        "id": run_dir.name, "started": stamp, "git_commit": git_commit(), "prompt": fp.prompt,
+        "prompt_sha256": fp.prompt_sha256, "model_sha256": fp.model_sha256, "corpus_sha256": fp.corpus_sha256,
+        "judge": judge, "metrics": list(options.metrics), "dataset": str(options.dataset),
+        "n_cases": len(cases), "settings": fp.settings,
+        "durations": {"answers_s": round(answers_s, 2), "scoring_s": round(scoring_s, 2),
+                      "total_s": round(time.perf_counter() - t_start, 2)},
+        "cache": {"hits": cache.hits, "misses": cache.misses},
+    }
+    _write_jsonl(run_dir / "cases.jsonl", rows)
+    _write_jsonl(run_dir / "judge_check.jsonl", check_rows)
+    (run_dir / "run.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+    loaded = load_run(run_dir)
+    summary = summarise(loaded.cases, loaded.judge_check)
+    write_summary(run_dir, summary)
+    write_report(run_dir, summary, {m: t for m, t in JUDGE_TARGETS.items() if m in options.metrics}, run=loaded)
+    log.info("run written to %s", run_dir)
+    return run_dir
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+
+__all__ = ["DETERMINISTIC", "EvalError", "RunOptions", "run"]
