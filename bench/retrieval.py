@@ -37,11 +37,11 @@ import numpy as np  # noqa: E402
 from assistant.condense import standalone_query  # noqa: E402
 from assistant.embeddings import LocalEmbeddings  # noqa: E402
 from assistant.ingestion import ingest  # noqa: E402
-from assistant.quotes import normalise  # noqa: E402
 from assistant.retrieval import HybridRetriever  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 from assistant.store import Store  # noqa: E402
 from bench.common import ROOT, load_cases, machine, percentile, write_result  # noqa: E402
+from eval.gold import contains_gold, retrieval_scores  # noqa: E402
 
 
 def token_counter():
@@ -57,21 +57,9 @@ def token_counter():
         return lambda text: len(text) // 4, "chars/4"
 
 
-def contains_gold(text: str, gold: list[str]) -> bool:
-    hay = normalise(text)[0]
-    return any(normalise(g)[0] in hay for g in gold)
-
-
 def score(ranked: list[list[str]], cases: list[dict]) -> dict[str, float]:
-    h1 = h3 = mrr = 0.0
-    for texts, case in zip(ranked, cases, strict=True):
-        ranks = [i for i, t in enumerate(texts) if contains_gold(t, case["gold"])]
-        if ranks:
-            h1 += ranks[0] == 0
-            h3 += ranks[0] < 3
-            mrr += 1 / (ranks[0] + 1)
-    n = len(cases)
-    return {"hit@1": h1 / n, "hit@3": h3 / n, "mrr": mrr / n}
+    per_case = [retrieval_scores(texts, case["gold"]) for texts, case in zip(ranked, cases, strict=True)]
+    return {m: sum(s[m] for s in per_case) / len(cases) for m in ("hit@1", "hit@3", "mrr")}
 
 
 def split_cases(cases: list[dict]) -> tuple[list[dict], list[dict]]:

@@ -91,13 +91,7 @@ class LocalJudge:
         with self._lock:
             llama = self.llama
             # keep the longest cached prefix (the system prompt) and evaluate only the rest
-            cached = llama._input_ids[: llama.n_tokens].tolist()
-            prefix = 0
-            for a, b in zip(cached, tokens, strict=False):
-                if a != b:
-                    break
-                prefix += 1
-            prefix = min(prefix, len(tokens) - 1)
+            prefix = min(llama.longest_token_prefix(llama._input_ids.tolist(), tokens), len(tokens) - 1)
             llama.n_tokens = prefix
             llama.eval(tokens[prefix:])
             logits = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(llama.n_vocab(),)).copy()

@@ -18,8 +18,8 @@ import numpy as np
 from ragas.dataset_schema import SingleTurnSample
 from ragas.metrics.base import MetricType, SingleTurnMetric
 
-from assistant.quotes import normalise
 from eval.claims import ClaimVerdict, claim_faithfulness
+from eval.gold import retrieval_scores
 from eval.judge import Judge
 
 log = logging.getLogger(__name__)
@@ -31,24 +31,6 @@ OURS = ("claim_faithfulness",)
 FAITHFULNESS_METRICS = ("claim_faithfulness", "faithfulness")
 DETERMINISTIC = ("hit@1", "hit@3", "mrr", "quote_verification", "abstention_accuracy", "latency_s")
 JUDGE_TARGETS = {"claim_faithfulness": 0.9}
-
-
-def contains_gold(text: str, gold: Sequence[str]) -> bool:
-    hay = normalise(text)[0]
-    return any(normalise(g)[0] in hay for g in gold)
-
-
-def retrieval_scores(contexts: Sequence[str], gold: Sequence[str]) -> dict[str, float]:
-    """hit@1, hit@3 and reciprocal rank of the first context holding a gold passage."""
-    if not gold:
-        return {}
-    ranks = [i for i, c in enumerate(contexts) if contains_gold(c, gold)]
-    first = ranks[0] if ranks else None
-    return {
-        "hit@1": float(first == 0),
-        "hit@3": float(first is not None and first < 3),
-        "mrr": 1.0 / (first + 1) if first is not None else 0.0,
-    }
 
 
 def deterministic_scores(case: dict, answer: dict) -> dict[str, float]:
@@ -90,9 +72,6 @@ class ClaimFaithfulness(SingleTurnMetric):
 
     async def _single_turn_ascore(self, sample: SingleTurnSample, callbacks) -> float:
         return self.score_sample(sample.response or "", sample.retrieved_contexts or [])
-
-    async def _ascore(self, row: dict, callbacks) -> float:
-        return self.score_sample(row.get("response", ""), row.get("retrieved_contexts", []))
 
     def reasons(self) -> str:
         return "\n".join(f"{v.score:.2f} [{v.how}] {v.claim}" for v in self.verdicts)

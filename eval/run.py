@@ -25,7 +25,6 @@ from tqdm import tqdm
 from assistant.settings import PROJECT_ROOT, Settings
 from eval.cache import Cache, key
 from eval.metrics import (
-    DETERMINISTIC,
     FAITHFULNESS_METRICS,
     JUDGE_TARGETS,
     OURS,
@@ -117,13 +116,13 @@ def _sha256_files(paths: Sequence[Path]) -> str:
 
 
 def model_sha256(settings: Settings) -> str:
-    from assistant.llm import DEFAULT_MODEL_SHA256
+    from assistant.llm import DEFAULT_MODEL_SHA256, _sha256
 
     if settings.llm_base_url:
         return f"remote:{settings.llm_model_name}@{settings.llm_base_url}"
     if settings.llm_model_path is None:
         return DEFAULT_MODEL_SHA256
-    return _sha256_files([Path(settings.llm_model_path)])
+    return _sha256(Path(settings.llm_model_path))  # streamed: the file is a gigabyte
 
 
 def fingerprints(settings: Settings) -> Fingerprints:
@@ -352,5 +351,3 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
         for r in rows:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
 
-
-__all__ = ["DETERMINISTIC", "EvalError", "RunOptions", "run"]

@@ -10,7 +10,8 @@ import pytest
 
 from eval.cache import Cache, key
 from eval.claims import claim_faithfulness, evidence_for, is_verbatim, split_claims
-from eval.metrics import ClaimFaithfulness, deterministic_scores, needs, retrieval_scores, sample_for, score
+from eval.gold import retrieval_scores
+from eval.metrics import ClaimFaithfulness, deterministic_scores, needs, sample_for, score
 
 CONTEXTS = [
     "Anastrozole works by selectively inhibiting the aromatase enzyme, which is responsible for converting "

@@ -20,7 +20,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -45,6 +44,7 @@ from assistant.schema import QuestionError
 from assistant.settings import PROJECT_ROOT, Settings
 from assistant.store import Store
 from tests.conftest import ARTICLE, CORPUS
+from tests.servers import free_port, wait_for_port
 
 NETGUARD_DIR = Path(__file__).resolve().parent / "netguard"
 OUT = PROJECT_ROOT / "test-output"
@@ -726,12 +726,6 @@ def test_netguard_catches_an_attempt(tmp_path: Path) -> None:
     assert guard.guarded_pids()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class Guarded:
     guard: NetGuard
@@ -770,18 +764,8 @@ def guarded_server(guarded: Guarded) -> Iterator[str]:
         cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         env=guarded.guard.env(ASSISTANT_CORPUS_DIR=str(guarded.settings.corpus_dir)),
     )
-    deadline = time.time() + 600
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {log_path.read_text()[-3000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            time.sleep(1)
-    else:
-        os.killpg(proc.pid, signal.SIGKILL)
-        raise RuntimeError("server did not start in 600 s")
+    wait_for_port(proc, port, 600, lambda: log_path.read_text()[-3000:],
+                  lambda: os.killpg(proc.pid, signal.SIGKILL))
     yield f"http://127.0.0.1:{port}"
     os.killpg(proc.pid, signal.SIGTERM)  # the group: strace and the server under it
     try:

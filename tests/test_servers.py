@@ -33,6 +33,7 @@ from assistant.schema import Answer
 from assistant.settings import PROJECT_ROOT, Settings
 from assistant.store import StoreError
 from tests.conftest import CORPUS
+from tests.servers import free_port
 
 pytestmark = pytest.mark.server
 
@@ -48,12 +49,6 @@ BIN = Path(sys.executable).parent
 # no telemetry, no model hub: every process here stays on 127.0.0.1
 QUIET_ENV = {"ANONYMIZED_TELEMETRY": "False", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
              "GRADIO_ANALYTICS_ENABLED": "False"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

@@ -5,24 +5,17 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
 
 from assistant.settings import PROJECT_ROOT, Settings
+from tests.servers import free_port, wait_for_port
 
 pytestmark = [pytest.mark.llm, pytest.mark.server]
 OUT = PROJECT_ROOT / "test-output"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -35,18 +28,7 @@ def server(ingested_settings: Settings) -> Iterator[str]:
         cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ},
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {(OUT / 'ui-server.log').read_text()[-2000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            time.sleep(1)
-    else:
-        proc.kill()
-        raise RuntimeError("server did not start in 300 s")
+    wait_for_port(proc, port, 300, lambda: (OUT / "ui-server.log").read_text()[-2000:], proc.kill)
     yield url
     proc.terminate()
     try:
