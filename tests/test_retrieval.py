@@ -2,7 +2,7 @@ import numpy as np
 
 from assistant.chunking import Chunk
 from assistant.condense import standalone_query
-from assistant.retrieval import BM25Index, HybridRetriever, neighbours, tokenize
+from assistant.retrieval import BM25Index, HybridRetriever, american_spelling, neighbours, tokenize
 
 
 def test_aromatase_passage_first_for_dense_search(retriever) -> None:
@@ -107,6 +107,28 @@ def test_bm25_search_scores_every_document() -> None:
 
 def test_tokenize_drops_stopwords_and_plural() -> None:
     assert tokenize("What are the inhibitors of the aromatase?") == ["inhibitor", "aromatase"]
+
+
+def test_tokenize_stems_so_word_forms_meet() -> None:
+    assert tokenize("combined restoring") == tokenize("combination restored")
+    assert tokenize("FDA-approved") == ["fda-approved", "fda", *tokenize("approved")]  # parts stem alike
+    assert tokenize("T:E2 post-TRT") == ["t:e2", "post-trt", "post", "trt"]  # codes are left whole
+
+
+def test_british_spellings_match_the_american_corpus() -> None:
+    idx = BM25Index(["estrogen and estradiol levels", "a favorable hormonal environment", "tumor markers"])
+    assert idx.top("oestrogen", 3)[0][0] == 0 and idx.top("oestradiol", 3)[0][0] == 0
+    assert idx.top("tumours", 3)[0][0] == 2
+    assert idx.has_term("favoured") and idx.has_term("oestrogen")  # the unknown-subject guard asks this
+    assert not idx.has_term("sildenafil")
+    # words that merely look British are left alone
+    assert [american_spelling(w) for w in ("hour", "your", "praise", "course")] == ["hour", "your", "praise", "course"]
+
+
+def test_rare_words_are_terms_not_other_forms_of_common_words(retriever) -> None:
+    assert not retriever.is_rare_word("prescribing")  # "prescribed" is a whole WordPiece token
+    assert not retriever.is_rare_word("predicts") and not retriever.is_rare_word("favoured")
+    assert retriever.is_rare_word("sildenafil") and retriever.is_rare_word("finasteride")
 
 
 def test_follow_up_is_joined_with_the_questions_it_follows() -> None:
