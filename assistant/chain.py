@@ -19,6 +19,7 @@ from assistant.condense import is_follow_up, standalone_query
 from assistant.guards import asks_for_advice, invented_amounts, unknown_subjects
 from assistant.llm import endpoint_errors
 from assistant.prompts import Prompt, load_prompt
+from assistant.pruning import Shown, prune, whole
 from assistant.quotes import check_quotes, cited_numbers, normalise, parse_answer
 from assistant.references import Reference, load_references
 from assistant.retrieval import HybridRetriever, Retrieved
@@ -42,6 +43,11 @@ class Prepared:
     started: float
     retrieval_s: float
     messages: list = field(default_factory=list)
+    shown: list[Shown] = field(default_factory=list)  # what the model reads of each retrieved passage
+    refusal: str = ""  # why the model is not asked at all ("out of scope", "dose or personal advice")
+
+    def passages(self) -> list[Shown]:
+        return self.shown or whole([r.chunk for r in self.retrieved])
 
 
 def check_question(question: str, settings: Settings) -> str:
@@ -59,11 +65,11 @@ def check_question(question: str, settings: Settings) -> str:
     return q
 
 
-def format_passages(retrieved: Sequence[Retrieved], prompt: Prompt, refs: dict[str, Reference]) -> str:
+def format_passages(shown: Sequence[Shown], prompt: Prompt, refs: dict[str, Reference]) -> str:
     lines = []
-    for n, r in enumerate(retrieved, 1):
-        cites = "; ".join(refs[k].short() for k in r.chunk.ref_keys if k in refs)
-        lines.append(prompt.passage.format(n=n, section=r.chunk.section, text=r.chunk.prompt_text(), cites=cites))
+    for n, x in enumerate(shown, 1):
+        cites = "; ".join(refs[k].short() for k in x.chunk.ref_keys if k in refs)
+        lines.append(prompt.passage.format(n=n, section=x.chunk.section, text=x.text(), cites=cites))
     return "\n".join(lines)
 
 
@@ -73,7 +79,7 @@ def build_messages(p: Prepared, prompt: Prompt, refs: dict[str, Reference]) -> l
         history = "".join(prompt.history_turn.format(question=t.question, answer=t.answer) for t in p.history[-1:])
     user = prompt.user.format(
         history=history,
-        passages=format_passages(p.retrieved, prompt, refs),
+        passages=format_passages(p.passages(), prompt, refs),
         question=p.question,
         refusal=prompt.refusal,
     )
@@ -104,27 +110,29 @@ def finish(
         Context(
             n=n, chunk_id=r.chunk.id, source=r.chunk.source, section=r.chunk.section, text=r.chunk.text,
             start=r.chunk.start, end=r.chunk.end, score=r.score, dense=r.dense, bm25=r.bm25,
-            ref_keys=list(r.chunk.ref_keys),
+            ref_keys=list(r.chunk.ref_keys), shown=x.text(),
         )
-        for n, r in enumerate(p.retrieved, 1)
+        for n, (r, x) in enumerate(zip(p.retrieved, p.passages(), strict=True), 1)
     ]
     chunks = [r.chunk for r in p.retrieved]
     parsed = parse_answer(raw)
     text = parsed.answer
-    abstained = not p.retrieved or _is_refusal(text, prompt) or not text.strip()
-    reason = ""
-    if not abstained:
-        invented = invented_amounts(raw, (c.prompt_text() for c in chunks))
+    reason = p.refusal or ("no passages" if not p.retrieved else "")
+    if not reason and (_is_refusal(text, prompt) or not text.strip()):
+        reason = "the model refused" if text.strip() else "the model gave no answer"
+    if not reason:
+        invented = invented_amounts(raw, (c.shown for c in contexts))
         unknown = unknown_subjects(p.question, text, known, rare)
         if invented:
-            abstained, reason = True, f"answer stated amounts not in the sources: {invented}"
+            reason = f"guard: answer stated amounts not in the sources: {invented}"
         elif unknown:
-            abstained, reason = True, f"answer is about {unknown}, which the corpus never mentions"
+            reason = f"guard: answer is about {unknown}, which the corpus never mentions"
+        if reason:
+            log.warning("replaced an answer by the refusal: %s", reason)
+    abstained = bool(reason)
     citations: list[Citation] = []
     unverified = 0
     if abstained:
-        if reason:
-            log.warning("replaced an answer by the refusal: %s", reason)
         text = prompt.refusal
         if asks_for_advice(p.question):
             text = f"{prompt.refusal} {ADVICE_POINTER}"
@@ -156,7 +164,7 @@ def finish(
         question=p.question, query=p.query, answer=text, abstained=abstained,
         citations=citations, contexts=contexts,
         timings=Timings(retrieval_s=p.retrieval_s, first_token_s=first_token, total_s=total),
-        prompt=prompt.name, unverified_quotes=unverified, raw=raw,
+        prompt=prompt.name, unverified_quotes=unverified, raw=raw, refused_by=reason,
     )
 
 
@@ -185,16 +193,29 @@ class AnswerChain:
         query = standalone_query(question, [t.question for t in history])
         retrieved = self.retriever.retrieve(query)
         best = max((r.dense for r in retrieved if r.dense is not None), default=0.0)
+        refusal = ""
         if best < self.settings.min_relevance:
-            log.info("best similarity %.3f below %.2f: out of scope", best, self.settings.min_relevance)
+            refusal = f"out of scope: best similarity {best:.3f} below min_relevance {self.settings.min_relevance:g}"
             retrieved = []
         elif asks_for_advice(question):
             # the sources give no doses and no personal decisions; the model, asked anyway, says "Yes, you should"
-            log.info("dose or personal-advice question: refused without asking the model")
+            refusal = "dose or personal-advice question: refused without asking the model"
             retrieved = []
-        p = Prepared(question, query, history, retrieved, best, started, time.perf_counter() - started)
-        p.messages = build_messages(p, self.prompt, self.refs) if retrieved else []
+        if refusal:
+            log.info(refusal)
+        p = Prepared(question, query, history, retrieved, best, started, 0.0, refusal=refusal)
+        if retrieved:
+            p.shown = self._shown(query, [r.chunk for r in retrieved])
+            p.messages = build_messages(p, self.prompt, self.refs)
+        p.retrieval_s = time.perf_counter() - started
         return p
+
+    def _shown(self, query: str, chunks: list) -> list[Shown]:
+        budget = self.settings.context_budget_chars
+        if not budget:
+            return whole(chunks)
+        emb = self.retriever.embeddings
+        return prune(chunks, emb.embed_query(query), emb.embed_documents, budget)
 
     def _llm_kwargs(self, p: Prepared) -> dict:
         from assistant.llm import grammar_kwargs, sends_grammar
@@ -202,7 +223,7 @@ class AnswerChain:
         if self.prompt.grammar and sends_grammar(self.settings):
             from assistant.grammar import quote_grammar
 
-            return grammar_kwargs(self.settings, quote_grammar([r.chunk for r in p.retrieved], self.prompt.refusal))
+            return grammar_kwargs(self.settings, quote_grammar(p.passages(), self.prompt.refusal))
         return {}
 
     def _generate(self, inputs: Iterator[Prepared]) -> Iterator[str | Answer]:

@@ -11,20 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from assistant.chunking import Chunk, split_sentences
+from assistant.pruning import Shown
 
 MAX_QUOTES = 3
 MIN_UNIT_CHARS = 20  # shorter units (a table's row label) say nothing on their own
 
 
-def passage_sentences(chunk: Chunk) -> list[str]:
-    """Quotable units of a passage: its sentences, a table row's cells, a reference whole."""
-    if chunk.kind == "reference":
-        return [chunk.text]
-    if chunk.kind == "table_row":
-        units = [c.strip() for c in chunk.text.strip().strip("|").split("|")]
+def passage_sentences(passage: Shown) -> list[str]:
+    """Quotable units of a passage as shown to the model: its sentences, a table row's cells, a reference whole."""
+    if passage.chunk.kind == "table_row":
+        units = [c.strip() for c in passage.chunk.text.strip().strip("|").split("|")]
     else:
-        units = [chunk.text[s:e] for s, e in split_sentences(chunk.text)]
+        units = list(passage.sentences)
     return [u for u in units if len(u) >= MIN_UNIT_CHARS]
 
 
@@ -32,12 +30,12 @@ def _lit(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def quote_grammar(passages: Sequence[Chunk], refusal: str) -> str:
+def quote_grammar(passages: Sequence[Shown], refusal: str) -> str:
     """GBNF: either the refusal alone, or 1-3 quote lines of real sentences then an answer line."""
     rules = []
     alts = []
-    for n, chunk in enumerate(passages, 1):
-        sents = passage_sentences(chunk)
+    for n, passage in enumerate(passages, 1):
+        sents = passage_sentences(passage)
         if not sents:
             continue
         rules.append(f"s{n} ::= " + " | ".join(_lit(s) for s in sents))

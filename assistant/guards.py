@@ -42,6 +42,16 @@ def asks_for_advice(question: str) -> bool:
 
 
 _WORD = re.compile(r"[A-Za-z]{3,}")
+_NEGATION = re.compile(r"\b(?:not|no|never|neither|nor|without)\b|n't\b", re.I)
+
+
+def _only_denied(word: str, answer: str) -> bool:
+    """Every mention of ``word`` in the answer follows a negation within three words ("is not FDA-approved"):
+    the answer corrects the premise rather than adopting it."""
+    hits = list(re.finditer(rf"\b{re.escape(word)}", answer, re.I))
+    return bool(hits) and all(
+        _NEGATION.search(" ".join(answer[: m.start()].split()[-3:])) for m in hits
+    )
 
 
 def unknown_subjects(
@@ -54,12 +64,13 @@ def unknown_subjects(
     filling in from its own knowledge or echoing a false premise. Only rare
     words count (acronyms, or words the embedding model's vocabulary has to
     split into pieces): an everyday word like "regimen" or "predicts" that the
-    article happens not to use says nothing about scope.
+    article happens not to use says nothing about scope. A mention the answer
+    denies ("it is not FDA-approved") is a correction, not an echo.
     """
     answer_words = {w.lower() for w in _WORD.findall(answer)}
     out = []
     for w in dict.fromkeys(_WORD.findall(question)):
         low = w.lower()
-        if low in answer_words and (w.isupper() or rare(low)) and not known(low):
+        if low in answer_words and (w.isupper() or rare(low)) and not known(low) and not _only_denied(w, answer):
             out.append(low)
     return out

@@ -26,6 +26,7 @@ class Context(BaseModel):
     dense: float | None = None
     bm25: float | None = None
     ref_keys: list[str] = Field(default_factory=list)
+    shown: str = ""  # what the model read: the table header and the sentences kept by context pruning
 
 
 class Citation(BaseModel):
@@ -57,6 +58,7 @@ class Answer(BaseModel):
     prompt: str = ""
     unverified_quotes: int = 0
     raw: str = ""  # the model's full output, for debugging and evaluation
+    refused_by: str = ""  # why the answer is the refusal: relevance gate, advice, the model itself, or a guard
 
     def public(self) -> dict:
         """The CLI's --json shape."""

@@ -115,8 +115,13 @@ def needs(metric: str, case: dict, answer: dict) -> bool:
     return True
 
 
+def shown_contexts(answer: dict) -> list[str]:
+    """What the model read of each passage (after context pruning): the evidence its answer is judged on."""
+    return [c.get("shown") or c["text"] for c in answer["contexts"]]
+
+
 def sample_for(case: dict, answer: dict, metric: str = "") -> SingleTurnSample:
-    contexts = [c["text"] for c in answer["contexts"]]
+    contexts = shown_contexts(answer)
     if metric == "non_llm_context_recall":
         # gold passages are sentences: compare them with sentences, not with whole chunks (a string
         # similarity of a 120-character sentence to a 450-character chunk never reaches the threshold)

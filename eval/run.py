@@ -33,6 +33,7 @@ from eval.metrics import (
     needs,
     sample_for,
     score,
+    shown_contexts,
 )
 
 log = logging.getLogger(__name__)
@@ -300,8 +301,9 @@ def run(options: RunOptions, settings: Settings) -> Path:
         rows.append({
             "id": case["id"], "category": case["category"], "expected": case["expected"], "turns": case["turns"],
             "question": case["turns"][-1], "query": a["query"], "answer": a["answer"], "abstained": a["abstained"],
+            "refused_by": a.get("refused_by", ""), "raw": a.get("raw", ""),
             "earlier_answers": a.get("earlier_answers", []), "reference": case.get("reference", ""),
-            "contexts": [c["text"] for c in a["contexts"]], "citations": a["citations"], "scores": scores,
+            "contexts": shown_contexts(a), "citations": a["citations"], "scores": scores,
             "reasons": reasons, "latency_s": a["timings"]["total_s"],
             "first_token_s": a["timings"]["first_token_s"],
         })

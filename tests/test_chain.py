@@ -7,6 +7,7 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from assistant.chain import AnswerChain, ask
+from assistant.chunking import split_sentences
 from assistant.schema import Answer, QuestionError, Turn
 from assistant.settings import Settings
 from tests.conftest import ARTICLE
@@ -51,7 +52,7 @@ def test_verified_quote_becomes_a_highlightable_citation(retriever, ingested_set
     good = [c for c in answer.citations if c.verified]
     assert len(good) == 1 and article_text[good[0].start : good[0].end] == QUOTE
     assert good[0].source == ARTICLE.name
-    assert answer.unverified_quotes == 1
+    assert answer.unverified_quotes == 1 and answer.refused_by == ""
     assert next(c for c in answer.citations if not c.verified).start is None
     assert len(answer.contexts) == ingested_settings.top_k
     assert answer.timings.first_token_s is not None and answer.timings.total_s >= answer.timings.first_token_s
@@ -64,6 +65,7 @@ def test_refusal_cites_nothing(retriever, ingested_settings) -> None:
     answer = ask(chain, "What is the half-life of anastrozole in dogs?")
     assert answer.abstained and answer.citations == []
     assert answer.answer == "The sources do not cover this question."
+    assert answer.refused_by == "the model refused"
 
 
 def test_invented_dose_is_replaced_by_refusal_with_pointer(retriever, ingested_settings) -> None:
@@ -72,6 +74,7 @@ def test_invented_dose_is_replaced_by_refusal_with_pointer(retriever, ingested_s
     answer = ask(chain, "How is anastrozole given to men with infertility?")
     assert answer.abstained and answer.citations == []
     assert answer.answer == "The sources do not cover this question."
+    assert answer.refused_by.startswith("guard: answer stated amounts not in the sources")
 
 
 @pytest.mark.parametrize("question", ["What dose of anastrozole should I take?",
@@ -81,12 +84,31 @@ def test_dose_and_advice_questions_are_refused_without_the_model(retriever, inge
     answer = ask(chain, question)
     assert answer.abstained and answer.citations == [] and answer.timings.first_token_s is None
     assert answer.answer.startswith("The sources do not cover this question.") and "clinician" in answer.answer
+    assert answer.refused_by.startswith("dose or personal-advice question")
 
 
 def test_out_of_scope_question_skips_the_model(retriever, ingested_settings) -> None:
     chain = AnswerChain(ingested_settings, retriever, _no_llm)
     answer = ask(chain, "Who won the football world cup in 1998?")
     assert answer.abstained and answer.contexts == [] and answer.timings.first_token_s is None
+    assert answer.refused_by.startswith("out of scope")
+
+
+def test_the_model_reads_pruned_passages_and_quotes_still_verify(retriever, ingested_settings) -> None:
+    question = "Which enzyme does anastrozole block?"
+    full, fake_full = _chain(retriever, ingested_settings.model_copy(update={"context_budget_chars": 0}), "x")
+    ask(full, question)
+    tight = ingested_settings.model_copy(update={"context_budget_chars": 300})
+    chain, fake = _chain(retriever, tight, f'Quotes:\n[1] "{QUOTE}"\nAnswer: It blocks aromatase [1].')
+    answer = ask(chain, question)
+    sent, sent_full = fake.seen[0][1].content, fake_full.seen[0][1].content
+    assert len(sent) < len(sent_full)
+    for c in answer.contexts:
+        assert c.shown and c.shown in sent  # the context records exactly what the model read
+        body = c.shown.split("\n")[-1]  # a table row's header line comes first
+        assert all(body[i:j] in c.text for i, j in split_sentences(body))
+    quoted = [c for c in answer.citations if c.quote]
+    assert quoted and all(c.verified for c in quoted)  # checked against the whole chunk, so they still verify
 
 
 @pytest.mark.parametrize("question", ["", "   ", "x" * 2001])

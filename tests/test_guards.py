@@ -22,6 +22,14 @@ def test_unknown_subjects_are_question_words_the_answer_repeats() -> None:
     assert unknown_subjects("Is sildenafil a gonadotropin?", "Sildenafil is a gonadotropin.", known) == ["sildenafil"]
 
 
+def test_an_answer_that_denies_the_premise_is_not_an_echo() -> None:
+    q = "Why is anastrozole FDA-approved for male infertility?"
+    assert unknown_subjects(q, "Anastrozole is not FDA-approved for male infertility; it is off-label.", known) == []
+    assert unknown_subjects(q, "It isn't FDA approved for men [1].", known) == []
+    # one denied mention does not excuse another that adopts the premise
+    assert unknown_subjects(q, "It is not FDA-approved for women, but FDA approval covers men.", known) == ["fda"]
+
+
 def test_everyday_words_the_corpus_lacks_are_not_subjects() -> None:
     def rare(word: str) -> bool:
         return word in {"sildenafil", "erectile"}
