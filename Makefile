@@ -46,7 +46,7 @@ browser:
 test: install lint browser
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
 
-# every benchmark (about 30-40 minutes on 2 quiet cores), each writing bench/out/<name>.json, then one table
+# every benchmark (about 30 minutes on 2 quiet cores), each writing bench/out/<name>.json, then one table
 # in bench/RESULTS.md; run it on an otherwise idle machine, or the timings measure the other work too
 bench: install
 	$(PY) bench/ingest.py

@@ -1,6 +1,6 @@
 """Answer latency of the local model: the product's chain against two baselines.
 
-    python bench/answer.py [--runs 1] [--questions 3] [--prompt v3] [--modes chain,straight,lookup]
+    python bench/answer.py [--runs 1] [--questions 6] [--prompt v3] [--modes chain,straight,lookup]
 
 Modes, each answering the same questions with one loaded model (so llama.cpp's
 prefix cache works as in the product):
@@ -20,8 +20,8 @@ turn (run 1: q1, q2, ...; run 2: q1, q2, ...), and the model's cache is
 cleared at the start of each mode and whenever the previous prompt was the
 same question, so that no answer gets its whole prompt from the cache (the
 shared system-prompt prefix is reused, as in the product). Figures also go to
-``bench/out/answer.json``. Defaults (1 run x 3 questions x 3 modes, about
-5-10 minutes on 2 cores) keep ``make bench`` short; raise them for tighter medians.
+``bench/out/answer.json``. Defaults (1 run x 6 questions x 3 modes, about
+8 minutes on 2 cores) keep ``make bench`` short; raise them for tighter medians.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--prompt", default=None)
-    ap.add_argument("--questions", type=int, default=3)
+    ap.add_argument("--questions", type=int, default=6)
     ap.add_argument("--draft", type=int, default=10, help="prompt-lookup tokens of the 'lookup' mode")
     ap.add_argument("--modes", default=",".join(MODES), help=f"comma-separated subset of {','.join(MODES)}")
     args = ap.parse_args()
