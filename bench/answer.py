@@ -31,6 +31,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -59,7 +60,29 @@ def _fresh_cache(chain: AnswerChain) -> None:
     chain._llm_factory().client.reset()  # type: ignore[attr-defined]
 
 
-def _summary(ttft: list[float], total: list[float], tps: list[float], outputs: list[str]) -> dict:
+def _time_questions(
+    chain: AnswerChain, questions: list[str], runs: int, label: str,
+    answer: Callable[[str], tuple[float | None, float, str]],
+) -> dict:
+    """Answer each question ``runs`` times with ``answer(q) -> (first token s, total s, text)``; medians.
+
+    The model's cache is cleared at the start, and before every repeat of a lone question, so no answer
+    reads its whole prompt from the cache (the shared system-prompt prefix still is, as in the product).
+    """
+    _fresh_cache(chain)
+    ttft, total, tps, outputs = [], [], [], []
+    for run in range(runs):
+        for q in questions:
+            if len(questions) == 1 and run > 0:
+                _fresh_cache(chain)
+            first, elapsed, text = answer(q)
+            gen_s = elapsed - (first or 0)
+            ttft.append(first if first is not None else float("nan"))
+            total.append(elapsed)
+            tps.append(_tokens(chain, text) / gen_s if gen_s > 0 else float("nan"))
+            if run == 0:
+                outputs.append(text)
+            print(f"  {label}: {elapsed:.1f}s {q[:50]}", flush=True)
     return {"ttft_s": statistics.median(ttft), "total_s": statistics.median(total),
             "tokens_per_s": statistics.median(tps), "answers": len(total), "outputs": outputs}
 
@@ -68,22 +91,12 @@ def run_chain(settings: Settings, questions: list[str], runs: int) -> dict:
     """The product path: ``ask()`` end to end (first token includes retrieval, ~30 ms)."""
     chain = build_chain(settings)
     chain.warm_up()
-    _fresh_cache(chain)
-    ttft, total, tps, outputs = [], [], [], []
-    for run in range(runs):
-        for q in questions:
-            if len(questions) == 1 and run > 0:
-                _fresh_cache(chain)
-            a = ask(chain, q)
-            gen_s = a.timings.total_s - (a.timings.first_token_s or 0)
-            ttft.append(a.timings.first_token_s or float("nan"))
-            total.append(a.timings.total_s)
-            tps.append(_tokens(chain, a.raw) / gen_s if gen_s > 0 else float("nan"))
-            if run == 0:
-                outputs.append(a.raw)
-            print(f"  {'lookup' if settings.prompt_lookup_tokens else 'chain'}: {a.timings.total_s:.1f}s {q[:50]}",
-                  flush=True)
-    return _summary(ttft, total, tps, outputs)
+
+    def answer(q: str) -> tuple[float | None, float, str]:
+        a = ask(chain, q)
+        return a.timings.first_token_s, a.timings.total_s, a.raw
+
+    return _time_questions(chain, questions, runs, "lookup" if settings.prompt_lookup_tokens else "chain", answer)
 
 
 def _role(m: BaseMessage) -> str:
@@ -96,34 +109,23 @@ def run_straight(settings: Settings, questions: list[str], runs: int) -> dict:
     chain.warm_up()
     llama = chain._llm_factory().client  # type: ignore[attr-defined]
     prepared = {q: chain.prepare({"question": q, "history": []}) for q in questions}
-    _fresh_cache(chain)
-    ttft, total, tps, outputs = [], [], [], []
-    for run in range(runs):
-        for q in questions:
-            if len(questions) == 1 and run > 0:
-                _fresh_cache(chain)
-            messages = [{"role": _role(m), "content": m.content} for m in prepared[q].messages]
-            t0 = time.perf_counter()
-            first = None
-            parts = []
-            for event in llama.create_chat_completion(
-                messages=messages, max_tokens=settings.max_tokens, temperature=0.0, top_k=1, top_p=1.0,
-                repeat_penalty=1.0, stream=True,
-            ):
-                piece = event["choices"][0]["delta"].get("content") or ""
-                if piece and first is None:
-                    first = time.perf_counter() - t0
-                parts.append(piece)
-            elapsed = time.perf_counter() - t0
-            text = "".join(parts)
-            ttft.append(first if first is not None else float("nan"))
-            total.append(elapsed)
-            gen_s = elapsed - (first or 0)
-            tps.append(len(llama.tokenize(text.encode(), add_bos=False)) / gen_s if gen_s > 0 else float("nan"))
-            if run == 0:
-                outputs.append(text)
-            print(f"  straight: {elapsed:.1f}s {q[:50]}", flush=True)
-    return _summary(ttft, total, tps, outputs)
+
+    def answer(q: str) -> tuple[float | None, float, str]:
+        messages = [{"role": _role(m), "content": m.content} for m in prepared[q].messages]
+        t0 = time.perf_counter()
+        first = None
+        parts = []
+        for event in llama.create_chat_completion(
+            messages=messages, max_tokens=settings.max_tokens, temperature=0.0, top_k=1, top_p=1.0,
+            repeat_penalty=1.0, stream=True,
+        ):
+            piece = event["choices"][0]["delta"].get("content") or ""
+            if piece and first is None:
+                first = time.perf_counter() - t0
+            parts.append(piece)
+        return first, time.perf_counter() - t0, "".join(parts)
+
+    return _time_questions(chain, questions, runs, "straight", answer)
 
 
 def main() -> None:
