@@ -29,21 +29,36 @@ STANDARD = ("faithfulness", "answer_relevancy", "llm_context_precision_with_refe
             "non_llm_context_recall")
 OURS = ("claim_faithfulness",)
 FAITHFULNESS_METRICS = ("claim_faithfulness", "faithfulness")
-DETERMINISTIC = ("hit@1", "hit@3", "mrr", "quote_verification", "abstention_accuracy", "latency_s")
+DETERMINISTIC = ("answer_correct", "false_refusal", "hit@1", "hit@3", "mrr", "quote_verification",
+                 "abstention_accuracy", "latency_s")
 JUDGE_TARGETS = {"claim_faithfulness": 0.9}
 
 
-def deterministic_scores(case: dict, answer: dict) -> dict[str, float]:
-    """Scores that need no judge; a metric that does not apply to the case is absent."""
+def deterministic_scores(turn: dict, answer: dict) -> tuple[dict[str, float], dict[str, str]]:
+    """Scores that need no judge, and their reasons; a metric that does not apply to the turn is absent.
+
+    ``turn`` is one scored turn of a case (expected, must, must_not, gold); ``answer`` the chain's answer.
+    """
+    from eval.correct import check
+
     scores: dict[str, float] = {}
-    if case.get("expected") == "answer":
-        scores.update(retrieval_scores([c["text"] for c in answer["contexts"]], case.get("gold") or []))
+    reasons: dict[str, str] = {}
+    answerable = turn.get("expected") == "answer"
+    if answerable:
+        scores.update(retrieval_scores([c["text"] for c in answer["contexts"]], turn.get("gold") or []))
+        scores["false_refusal"] = float(bool(answer["abstained"]))
+        if turn.get("must") or turn.get("must_not"):
+            if answer["abstained"]:
+                scores["answer_correct"], reasons["answer_correct"] = 0.0, "refused"
+            else:
+                verdict = check(answer["answer"], turn.get("must") or [], turn.get("must_not") or [])
+                scores["answer_correct"], reasons["answer_correct"] = float(verdict.correct), verdict.reasons()
     quotes = [c for c in answer["citations"] if c.get("quote")]
     if quotes:
         scores["quote_verification"] = sum(bool(c["verified"]) for c in quotes) / len(quotes)
-    scores["abstention_accuracy"] = float(answer["abstained"] == (case.get("expected") == "abstain"))
+    scores["abstention_accuracy"] = float(answer["abstained"] == (turn.get("expected") == "abstain"))
     scores["latency_s"] = float(answer["timings"]["total_s"])
-    return scores
+    return scores, reasons
 
 
 @dataclass
@@ -103,16 +118,22 @@ def standard_metrics(names: Sequence[str], llm, embeddings) -> dict[str, SingleT
     return out
 
 
-def needs(metric: str, case: dict, answer: dict) -> bool:
+def needs(metric: str, case: dict, answer: dict) -> bool:  # case: one scored turn's expectations
     """Whether a metric applies: faithfulness-type metrics need an answer that was given; reference-based
     ones need a reference and gold passages."""
     if metric in ("claim_faithfulness", "faithfulness", "answer_relevancy"):
-        return not answer["abstained"] and bool(answer["contexts"])
+        return not answer["abstained"] and bool(answer["contexts"]) and bool(prose_of(answer).strip())
     if metric in ("llm_context_precision_with_reference", "context_recall"):
         return case.get("expected") == "answer" and bool(answer["contexts"]) and bool(case.get("reference"))
     if metric == "non_llm_context_recall":
         return bool(case.get("gold")) and bool(answer["contexts"])
     return True
+
+
+def prose_of(answer: dict) -> str:
+    """The model's own checked sentences: what a faithfulness metric judges (the quotes that follow them in
+    ``answer`` are verbatim by construction and would only inflate the score)."""
+    return answer["prose"] if "prose" in answer else answer["answer"]
 
 
 def shown_contexts(answer: dict) -> list[str]:
@@ -130,7 +151,7 @@ def sample_for(case: dict, answer: dict, metric: str = "") -> SingleTurnSample:
         contexts = [c[s:e] for c in contexts for s, e in split_sentences(c)]
     return SingleTurnSample(
         user_input=answer["query"] or answer["question"],
-        response=answer["answer"],
+        response=prose_of(answer),
         retrieved_contexts=contexts,
         reference=case.get("reference") or None,
         reference_contexts=case.get("gold") or None,

@@ -26,6 +26,7 @@ SUMMARY_FILE = "summary.json"
 CHART_FILE = "categories.png"
 
 MAIN_METRICS: tuple[str, ...] = (
+    "answer_correct",
     "claim_faithfulness",
     "faithfulness",
     "answer_relevancy",
@@ -201,6 +202,15 @@ def _judge_tables(summary: Mapping[str, Any], targets: Mapping[str, float]) -> l
             f"| {name} | {_pct(acc)} | {tgt} | {j.get('n', 0)} | {j.get('correct', 0)} | {j.get('ties', 0)} "
             f"| {j.get('nulls', 0)} | {status} |"
         )
+    lines.append("")
+    lines += ["Pairs settled by the judge itself and by a deterministic shortcut (an invented amount scored 0 "
+              "without asking, or verbatim slices):", "", "| metric | judge-settled | shortcut-settled |",
+              "|---|---:|---:|"]
+    for name, j in judge.items():
+        by = j.get("by_settlement") or {}
+        cells = [f"{_pct((by.get(k) or {}).get('accuracy'))} ({(by.get(k) or {}).get('correct', 0)}/"
+                 f"{(by.get(k) or {}).get('n', 0)})" for k in ("judge", "shortcut")]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines.append("")
     types = sorted({t for j in judge.values() for t in (j.get("by_error_type") or {})})
     if types:

@@ -39,21 +39,26 @@ from eval.metrics import (
 log = logging.getLogger(__name__)
 
 EVAL_DIR = Path(__file__).resolve().parent
-DEFAULT_DATASET = EVAL_DIR / "datasets" / "questions.jsonl"
+DEFAULT_DATASET = EVAL_DIR / "datasets" / "dev.jsonl"
 JUDGE_CHECK = EVAL_DIR / "datasets" / "judge_check.jsonl"
 DEFAULT_OUT = EVAL_DIR / "runs"
 DEFAULT_CACHE = EVAL_DIR / "cache"
 ALL_METRICS = (*OURS, *STANDARD)
+#: what a plain ``python -m eval run`` scores (deterministic metrics, answer_correct included, always run):
+#: minutes, not hours; ragas' LLM metrics cost 30-110 s per sample with the local judge and are opt-in
+DEFAULT_METRICS = ("claim_faithfulness", "non_llm_context_recall")
+#: rough seconds per sample of each judged metric with the local 1.5B judge on 2 cores (shown before a run)
+SECONDS_PER_SAMPLE = {"claim_faithfulness": 4, "non_llm_context_recall": 0.1, "faithfulness": 110,
+                      "answer_relevancy": 35, "llm_context_precision_with_reference": 60, "context_recall": 60}
 #: bump when a metric's scoring changes, so cached verdicts of the old version are not reused
 METRIC_VERSION = {"claim_faithfulness": 1}
-#: the answering code: a change here may change answers, so it is part of the answer cache key
-ANSWER_CODE = ("chain.py", "retrieval.py", "condense.py", "quotes.py", "guards.py", "grammar.py", "llm.py",
-               "chunking.py", "embeddings.py", "references.py", "prompts/__init__.py")
+#: every file of the answering package is part of the answer cache key (a new module cannot be forgotten)
+ANSWER_PACKAGE = PROJECT_ROOT / "assistant"
 #: settings that cannot change an answer
 NOT_ANSWER_SETTINGS = {"ui_host", "ui_port", "ui_auth", "ui_concurrency", "log_level", "store_dir", "corpus_dir",
                        "model_cache_dir", "judge_base_url", "judge_model_name", "judge_api_key", "chroma_host",
                        "chroma_port", "chroma_timeout_s", "llm_api_key", "llm_timeout_s", "llm_max_retries",
-                       "refresh_interval_s", "ingest_lock_timeout_s"}
+                       "refresh_interval_s", "ingest_lock_timeout_s", "collection"}
 
 
 class EvalError(RuntimeError):
@@ -66,7 +71,7 @@ class RunOptions:
     prompt: str | None = None
     out: Path = DEFAULT_OUT
     judge: str = "local"
-    metrics: Sequence[str] = ALL_METRICS
+    metrics: Sequence[str] = DEFAULT_METRICS
     limit: int | None = None
     judge_check: Path | None = JUDGE_CHECK
     cache_dir: Path = DEFAULT_CACHE
@@ -84,6 +89,40 @@ class Fingerprints:
     settings: dict[str, Any] = field(default_factory=dict)
 
 
+def _turn_specs(case: dict, where: str) -> list[dict]:
+    """Each turn of a case as {question, scored, expected, must, must_not, gold, reference}.
+
+    Turns written as objects carry their own expectations and are all scored;
+    a list of plain questions is scored on its last turn only, with the
+    case-level fields (the earlier questions set up the conversation).
+    """
+    from eval.correct import validate
+
+    raw = case.get("turns") or [case.get("question")]
+    specs = []
+    for k, t in enumerate(raw):
+        last = k == len(raw) - 1
+        if isinstance(t, dict):
+            spec = {"question": t.get("question"), "scored": True, **{f: t.get(f) for f in _TURN_FIELDS}}
+        else:
+            spec = {"question": t, "scored": last, **{f: case.get(f) if last else None for f in _TURN_FIELDS}}
+        if not isinstance(spec["question"], str) or not spec["question"].strip():
+            raise EvalError(f"{where}: turn {k + 1} has no question")
+        spec["expected"] = spec["expected"] or "answer"
+        spec["must"] = spec["must"] or []
+        spec["must_not"] = spec["must_not"] or []
+        spec["gold"] = spec["gold"] or []
+        spec["reference"] = spec["reference"] or ""
+        problems = validate(spec["must"], spec["must_not"], f"{where} turn {k + 1}")
+        if problems:
+            raise EvalError("; ".join(problems))
+        specs.append(spec)
+    return specs
+
+
+_TURN_FIELDS = ("expected", "must", "must_not", "gold", "reference")
+
+
 def load_dataset(path: Path, limit: int | None = None) -> list[dict]:
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
@@ -99,21 +138,29 @@ def load_dataset(path: Path, limit: int | None = None) -> list[dict]:
             raise EvalError(f"{path}:{i}: not JSON ({exc})") from None
         if not isinstance(case, dict) or not case.get("id") or (not case.get("turns") and not case.get("question")):
             raise EvalError(f"{path}:{i}: a case needs an 'id' and 'turns' (or 'question')")
-        case.setdefault("turns", [case.get("question")])
+        case["turn_specs"] = _turn_specs(case, f"{path}:{i}")
+        case["turns"] = [t["question"] for t in case["turn_specs"]]
         case.setdefault("category", "uncategorised")
-        case.setdefault("expected", "answer")
+        case.setdefault("expected", case["turn_specs"][-1]["expected"])
         cases.append(case)
     if not cases:
         raise EvalError(f"the dataset {path} has no cases")
     return cases[:limit] if limit is not None else cases
 
 
-def _sha256_files(paths: Sequence[Path]) -> str:
+def _sha256_files(paths: Sequence[Path], root: Path | None = None) -> str:
     h = hashlib.sha256()
     for p in paths:
-        h.update(p.name.encode())
+        h.update(str(p.relative_to(root) if root else p.name).encode())
         h.update(p.read_bytes())
     return h.hexdigest()
+
+
+def package_sha256(root: Path = ANSWER_PACKAGE) -> str:
+    """Every source and prompt file of the package, by relative path: any change to answering code shows."""
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in {".py", ".yaml", ".yml", ".json"}
+                   and "__pycache__" not in p.parts)
+    return _sha256_files(files, root)
 
 
 def model_sha256(settings: Settings) -> str:
@@ -131,11 +178,10 @@ def fingerprints(settings: Settings) -> Fingerprints:
 
     prompt = load_prompt(settings.prompt)
     corpus = sorted(p for p in Path(settings.corpus_dir).rglob("*") if p.is_file() and not p.name.startswith("."))
-    code = [PROJECT_ROOT / "assistant" / f for f in ANSWER_CODE]
     answer_settings = settings.model_dump(mode="json", exclude=NOT_ANSWER_SETTINGS)
     return Fingerprints(
         prompt=prompt.name, prompt_sha256=prompt.sha256, model_sha256=model_sha256(settings),
-        corpus_sha256=_sha256_files(corpus), code_sha256=_sha256_files(code), settings=answer_settings,
+        corpus_sha256=_sha256_files(corpus), code_sha256=package_sha256(), settings=answer_settings,
     )
 
 
@@ -151,10 +197,15 @@ def git_commit() -> str:
 
 
 class Answerer:
-    """Runs a case's conversation through the real chain, building the chain only if an answer is not cached."""
+    """Runs a case's conversation through the real chain, building the chain only if an answer is not cached.
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    The chain answers from a store the evaluation builds itself (``store_dir``, an eval-owned folder kept in
+    step with the corpus by incremental ingest), never from the user's store or a Chroma server: a run must
+    not depend on, or change, what a user has ingested.
+    """
+
+    def __init__(self, settings: Settings, store_dir: Path) -> None:
+        self.settings = settings.model_copy(update={"store_dir": Path(store_dir), "chroma_host": None})
         self._chain = None
 
     @property
@@ -163,27 +214,24 @@ class Answerer:
             from assistant.chain import build_chain
             from assistant.ingestion import ingest
 
-            report = ingest([Path(self.settings.corpus_dir)], self.settings, progress=False)
+            report = ingest([Path(self.settings.corpus_dir)], self.settings, prune=True, progress=False)
             if report.failed:
                 raise EvalError(f"ingest failed for {report.failed}")
             self._chain = build_chain(self.settings)
             self._chain.warm_up()
         return self._chain
 
-    def converse(self, turns: Sequence[str]) -> dict:
+    def converse(self, turns: Sequence[str]) -> list[dict]:
+        """Every turn's answer, each asked with the conversation so far."""
         from assistant.chain import ask
         from assistant.schema import Turn
 
         history: list[Turn] = []
-        earlier: list[str] = []
-        answer = None
+        out = []
         for q in turns:
             answer = ask(self.chain, q, history)
             history.append(Turn(question=q, answer=answer.answer))
-            earlier.append(answer.answer)
-        assert answer is not None
-        out = answer.model_dump(mode="json")
-        out["earlier_answers"] = earlier[:-1]
+            out.append(answer.model_dump(mode="json"))
         return out
 
 
@@ -205,8 +253,34 @@ def _judge_parts(metrics: Sequence[str], options: RunOptions, settings: Settings
         from ragas.embeddings import LangchainEmbeddingsWrapper
 
         llm = ragas_llm(options.judge, settings) if any(m != "non_llm_context_recall" for m in std) else None
-        made.update(standard_metrics(std, llm, LangchainEmbeddingsWrapper(emb)))
+        made.update(standard_metrics(std, llm, LangchainEmbeddingsWrapper(RagasEmbeddings(emb))))
     return made
+
+
+class RagasEmbeddings:
+    """Our embeddings as ragas' LangChain wrapper expects them.
+
+    ragas 0.4.3 reads ``embeddings.model`` into a usage event that must be a
+    string (a model name); ``LocalEmbeddings.model`` is the loaded
+    SentenceTransformer, so every ``answer_relevancy`` sample failed with a
+    validation error. This adapter exposes the name and delegates the rest.
+    """
+
+    def __init__(self, inner) -> None:
+        self._inner = inner
+        self.model = str(getattr(inner, "model_name", "local"))
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._inner.embed_query(text)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self._inner.embed_documents(texts)
+
+    async def aembed_query(self, text: str) -> list[float]:
+        return self.embed_query(text)
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.embed_documents(texts)
 
 
 def _judge_key_parts(metric: str, judge: str, settings: Settings) -> list:
@@ -269,40 +343,44 @@ def run(options: RunOptions, settings: Settings) -> Path:
     run_dir = Path(options.out) / (options.name or f"{stamp}-{fp.prompt}")
     run_dir.mkdir(parents=True, exist_ok=True)
 
-    # 1. answers
-    answerer = Answerer(settings)
-    answers: list[dict] = []
+    # 1. answers: every turn of every case, each conversation asked in order
+    answerer = Answerer(settings, Path(options.cache_dir) / "store")
+    conversations: list[list[dict]] = []
     t0 = time.perf_counter()
     answer_key_base = [fp.prompt_sha256, fp.model_sha256, fp.corpus_sha256, fp.code_sha256, fp.settings]
     for case in tqdm(cases, desc="answers", unit="case", disable=not cases):
-        k = key("answer", answer_key_base, case["turns"])
+        k = key("conversation", answer_key_base, case["turns"])
         a = cache.get("answers", k)
         if a is None:
             a = answerer.converse(case["turns"])
             cache.put("answers", k, a)
-        answers.append(a)
+        conversations.append(a)
     answers_s = time.perf_counter() - t0
 
-    # 2. scores
+    # 2. scores: one row per scored turn (a multi-turn case gives one row per turn, "id#k")
     t0 = time.perf_counter()
+    scored = [(case, k, spec, conv[k], _row_id(case, k))
+              for case, conv in zip(cases, conversations, strict=True)
+              for k, spec in enumerate(case["turn_specs"]) if spec["scored"]]
     scorer = Scorer(options, settings, judge, cache)
-    rows: list[dict] = []
-    jobs = [(i, m) for i, (c, a) in enumerate(zip(cases, answers, strict=True)) for m in options.metrics
-            if needs(m, c, a)]
+    jobs = [(i, m) for i, (_, _, spec, a, _) in enumerate(scored) for m in options.metrics if needs(m, spec, a)]
+    _announce(jobs, options)
     results: dict[tuple[int, str], tuple[float | None, str]] = {}
     for i, m in tqdm(jobs, desc="scores", unit="score"):
-        results[(i, m)] = scorer(m, sample_for(cases[i], answers[i], m))
-    for i, (case, a) in enumerate(zip(cases, answers, strict=True)):
-        scores: dict[str, float | None] = dict(deterministic_scores(case, a))
-        reasons: dict[str, str] = {}
+        results[(i, m)] = scorer(m, sample_for(scored[i][2], scored[i][3], m))
+    rows: list[dict] = []
+    for i, (case, k, spec, a, row_id) in enumerate(scored):
+        scores, reasons = deterministic_scores(spec, a)
         for m in options.metrics:
             if (i, m) in results:
                 scores[m], reasons[m] = results[(i, m)]
+        conv = conversations[cases.index(case)]
         rows.append({
-            "id": case["id"], "category": case["category"], "expected": case["expected"], "turns": case["turns"],
-            "question": case["turns"][-1], "query": a["query"], "answer": a["answer"], "abstained": a["abstained"],
-            "refused_by": a.get("refused_by", ""), "raw": a.get("raw", ""),
-            "earlier_answers": a.get("earlier_answers", []), "reference": case.get("reference", ""),
+            "id": row_id, "case": case["id"], "turn": k + 1, "category": case["category"],
+            "split": case.get("split", ""), "expected": spec["expected"], "turns": case["turns"][: k + 1],
+            "question": spec["question"], "query": a["query"], "answer": a["answer"], "abstained": a["abstained"],
+            "refused_by": a.get("refused_by", ""), "raw": a.get("raw", ""), "checks": a.get("checks", []),
+            "earlier_answers": [c["answer"] for c in conv[:k]], "reference": spec["reference"],
             "contexts": shown_contexts(a), "citations": a["citations"], "scores": scores,
             "reasons": reasons, "latency_s": a["timings"]["total_s"],
             "first_token_s": a["timings"]["first_token_s"],
@@ -332,7 +410,7 @@ def run(options: RunOptions, settings: Settings) -> Path:
         "id": run_dir.name, "started": stamp, "git_commit": git_commit(), "prompt": fp.prompt,
         "prompt_sha256": fp.prompt_sha256, "model_sha256": fp.model_sha256, "corpus_sha256": fp.corpus_sha256,
         "judge": judge, "metrics": list(options.metrics), "dataset": str(options.dataset),
-        "n_cases": len(cases), "settings": fp.settings,
+        "n_cases": len(cases), "n_turns_scored": len(rows), "settings": fp.settings,
         "durations": {"answers_s": round(answers_s, 2), "scoring_s": round(scoring_s, 2),
                       "total_s": round(time.perf_counter() - t_start, 2)},
         "cache": {"hits": cache.hits, "misses": cache.misses},
@@ -345,7 +423,40 @@ def run(options: RunOptions, settings: Settings) -> Path:
     write_summary(run_dir, summary)
     write_report(run_dir, summary, {m: t for m, t in JUDGE_TARGETS.items() if m in options.metrics}, run=loaded)
     log.info("run written to %s", run_dir)
+    broken = _failed_everywhere(jobs, results)
+    if broken:
+        raise EvalError(f"run written to {run_dir}, but these metrics failed on every sample: "
+                        + "; ".join(f"{m} ({why[:200]})" for m, why in broken.items()))
     return run_dir
+
+
+def _failed_everywhere(jobs, results) -> dict[str, str]:
+    """Metrics that produced no number at all, with their first error: a broken metric must not look like a
+    metric that happened to have nothing to score."""
+    tried: dict[str, list[tuple[float | None, str]]] = {}
+    for job in jobs:
+        tried.setdefault(job[1], []).append(results[job])
+    return {m: next((why for _, why in rs if why), "no score") for m, rs in tried.items()
+            if rs and all(v is None for v, _ in rs)}
+
+
+def _row_id(case: dict, k: int) -> str:
+    """A single-turn case keeps its id; each turn of a conversation is "id#k" (1-based)."""
+    return case["id"] if len(case["turns"]) == 1 else f"{case['id']}#{k + 1}"
+
+
+def _announce(jobs: Sequence[tuple[int, str]], options: RunOptions) -> None:
+    """Say up front what the judged metrics will cost, so nobody starts a three-hour run by accident."""
+    per: dict[str, int] = {}
+    for _, m in jobs:
+        per[m] = per.get(m, 0) + 1
+    if not per:
+        return
+    est = {m: n * SECONDS_PER_SAMPLE.get(m, 30) for m, n in per.items()}
+    parts = ", ".join(f"{m} {n} x ~{SECONDS_PER_SAMPLE.get(m, 30):g}s" for m, n in per.items())
+    total = sum(est.values())
+    log.warning("judged scores to compute (before the cache): %s; at most ~%.0f min with the local judge",
+                parts, total / 60)
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:

@@ -28,7 +28,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-LOWER_IS_BETTER: frozenset[str] = frozenset({"latency_s"})
+LOWER_IS_BETTER: frozenset[str] = frozenset({"latency_s", "false_refusal"})
 """Metrics where a smaller value is better; every other metric is higher-is-better."""
 
 TOP_LEVEL_METRICS: tuple[str, ...] = ("latency_s",)
@@ -347,6 +347,18 @@ def judge_accuracy(rows: Iterable[Mapping[str, Any]], metric: str) -> tuple[floa
     return d.accuracy, d.n
 
 
+def settled_by(row: Mapping[str, Any], metric: str) -> str:
+    """"shortcut" when a deterministic rule, not the judge, separates the pair: an invented amount scored 0
+    without asking, or every claim of both answers was a verbatim slice; otherwise "judge"."""
+    reasons = (row.get("reasons") or {}).get(metric) or {}
+    texts = [str(reasons.get(side) or "") for side in ("faithful", "unfaithful")]
+    if any("[amount]" in t for t in texts):
+        return "shortcut"
+    if texts[0] and texts[1] and all("[judge]" not in t for t in texts):
+        return "shortcut"
+    return "judge"
+
+
 def judge_metrics(rows: Iterable[Mapping[str, Any]]) -> list[str]:
     """Metrics scored in the judge check, in first-seen order."""
     names: dict[str, None] = {}
@@ -419,6 +431,10 @@ def summarise(
             for t in types
         }
         entry["by_error_type"] = {t: v for t, v in entry["by_error_type"].items() if v["n"]}
+        entry["by_settlement"] = {
+            how: _judge_dict(judge_accuracy_detail([r for r in judge_check if settled_by(r, name) == how], name))
+            for how in ("judge", "shortcut")
+        }
         judge[name] = entry
         if entry["nulls"]:
             log.warning("judge check %s: %d of %d pairs null (counted as wrong)", name, entry["nulls"], entry["n"])

@@ -42,21 +42,29 @@ def test_run_writes_a_complete_folder_and_reruns_from_cache(tmp_path, monkeypatc
     def fake_scripted_converse(self, turns):
         calls.append(list(turns))
         contexts = [{"text": "FSH, on the other hand, acts directly on the Sertoli cells, which are crucial."}]
-        abstain = "weather" in turns[-1]
-        return {"question": turns[-1], "query": turns[-1], "abstained": abstain,
-                "answer": "The sources do not cover this question." if abstain else "FSH acts on Sertoli cells [1].",
-                "contexts": [] if abstain else contexts, "timings": {"total_s": 1.0, "first_token_s": 0.5},
-                "citations": [] if abstain else [{"n": 1, "quote": "FSH acts", "verified": False}]}
+        out = []
+        for q in turns:
+            abstain = "weather" in q
+            prose = "" if abstain else ("FSH acts on Sertoli cells [1]." if "FSH" in q else "LH acts on Sertoli cells.")
+            out.append({"question": q, "query": q, "abstained": abstain, "prose": prose,
+                        "answer": "The sources do not cover this question." if abstain else prose,
+                        "contexts": [] if abstain else contexts, "timings": {"total_s": 1.0, "first_token_s": 0.5},
+                        "citations": [] if abstain else [{"n": 1, "quote": "FSH acts", "verified": False}]})
+        return out
 
     monkeypatch.setattr(run_mod.Answerer, "converse", fake_scripted_converse)
     monkeypatch.setattr("eval.judge.make_judge", lambda kind, settings: FakeScriptedJudge())
     data = tmp_path / "q.jsonl"
     data.write_text(
         json.dumps({"id": "a", "category": "mechanism", "turns": ["Which cells does FSH act on?"],
-                    "expected": "answer", "reference": "Sertoli cells.",
+                    "expected": "answer", "reference": "Sertoli cells.", "must": [["Sertoli"]],
+                    "must_not": ["\\bFSH\\b[^.]*Leydig"],
                     "gold": ["FSH, on the other hand, acts directly on the Sertoli cells"]}) + "\n"
         + json.dumps({"id": "b", "category": "out_of_scope", "turns": ["What is the weather?"],
-                      "expected": "abstain", "reference": "Refuse.", "gold": []}) + "\n",
+                      "expected": "abstain", "reference": "Refuse.", "gold": []}) + "\n"
+        + json.dumps({"id": "c", "category": "multi_turn", "turns": [
+            {"question": "And LH?", "expected": "answer", "must": [["Leydig"]]},
+            {"question": "What is the weather?", "expected": "abstain"}]}) + "\n",
         encoding="utf-8",
     )
     check = _subset(DATASETS / "judge_check.jsonl", ["jc-05"], tmp_path / "jc.jsonl")
@@ -64,9 +72,13 @@ def test_run_writes_a_complete_folder_and_reruns_from_cache(tmp_path, monkeypatc
                          metrics=["claim_faithfulness", "non_llm_context_recall"], judge_check=check,
                          cache_dir=tmp_path / "cache", name="first")
     first = run(options, ingested_settings)
-    assert len(calls) == 2
+    assert len(calls) == 3
     r = load_run(first)
     by_id = {c["id"]: c for c in r.cases}
+    assert by_id["a"]["scores"]["answer_correct"] == 1.0 and by_id["a"]["scores"]["false_refusal"] == 0.0
+    # every turn of a conversation is a row of its own, scored against its own expectations
+    assert by_id["c#1"]["scores"]["answer_correct"] == 0.0 and "Leydig" in by_id["c#1"]["reasons"]["answer_correct"]
+    assert by_id["c#2"]["scores"]["abstention_accuracy"] == 1.0 and "answer_correct" not in by_id["c#2"]["scores"]
     assert by_id["a"]["scores"]["claim_faithfulness"] == pytest.approx(0.9)
     assert by_id["a"]["scores"]["hit@1"] == 1.0 and by_id["a"]["scores"]["quote_verification"] == 0.0
     assert "claim_faithfulness" not in by_id["b"]["scores"]  # an abstention is not judged
@@ -79,15 +91,15 @@ def test_run_writes_a_complete_folder_and_reruns_from_cache(tmp_path, monkeypatc
 
     judge_calls = FakeScriptedJudge.calls
     second = run(RunOptions(**{**options.__dict__, "name": "second"}), ingested_settings)
-    assert len(calls) == 2, "unchanged cases must come from the cache"
+    assert len(calls) == 3, "unchanged cases must come from the cache"
     assert FakeScriptedJudge.calls == judge_calls, "unchanged verdicts must come from the cache"
     meta = load_run(second).meta
     assert meta["cache"]["misses"] == 0 and meta["cache"]["hits"] > 0
     assert compare_main([str(first), str(second), "--fail-on-regression", "0.01"]) == 0
 
-    # a different prompt re-answers (and re-judges) only what it touches: here, both answers
+    # a different prompt re-answers (and re-judges) only what it touches: here, every case
     run(RunOptions(**{**options.__dict__, "name": "third", "prompt": "v2"}), ingested_settings)
-    assert len(calls) == 4
+    assert len(calls) == 6
 
 
 def test_bad_dataset_is_a_clear_error(tmp_path) -> None:
@@ -102,7 +114,7 @@ def test_bad_dataset_is_a_clear_error(tmp_path) -> None:
 @pytest.mark.llm
 def test_real_run_with_the_local_judge(tmp_path, ingested_settings: Settings) -> None:
     """The real chain answers one case; the real 1.5B judge scores it and three judge-check pairs."""
-    data = _subset(DATASETS / "questions.jsonl", ["mech-03"], tmp_path / "q.jsonl")
+    data = _subset(DATASETS / "dev.jsonl", ["mech-03"], tmp_path / "q.jsonl")
     check = _subset(DATASETS / "judge_check.jsonl", ["jc-01", "jc-22", "jc-29"], tmp_path / "jc.jsonl")
     run_dir = run(RunOptions(dataset=data, out=tmp_path / "runs", metrics=["claim_faithfulness"],
                              judge_check=check, cache_dir=tmp_path / "cache", name="real"), ingested_settings)
@@ -117,3 +129,28 @@ def test_real_run_with_the_local_judge(tmp_path, ingested_settings: Settings) ->
         assert s["faithful"] is not None and s["unfaithful"] is not None, row
         assert s["faithful"] > s["unfaithful"], row
     assert (run_dir / "report.md").read_text(encoding="utf-8").splitlines()[0].startswith("✅")
+
+
+def test_the_answer_cache_key_covers_every_file_of_the_package(tmp_path) -> None:
+    """A change to any answering module, or a new one, must re-answer: no hand-kept list of files."""
+    import shutil
+
+    pkg = tmp_path / "assistant"
+    shutil.copytree(PROJECT_ROOT / "assistant", pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    before = run_mod.package_sha256(pkg)
+    assert run_mod.package_sha256(pkg) == before
+    for path, change in ((pkg / "pruning.py", "\n# a comment\n"), (pkg / "prompts" / "v3.yaml", "\n"),
+                         (pkg / "advice_model.json", " ")):
+        original = path.read_text(encoding="utf-8")
+        path.write_text(original + change, encoding="utf-8")
+        assert run_mod.package_sha256(pkg) != before, path.name
+        path.write_text(original, encoding="utf-8")
+    assert run_mod.package_sha256(pkg) == before
+    (pkg / "new_stage.py").write_text("X = 1\n", encoding="utf-8")
+    assert run_mod.package_sha256(pkg) != before
+
+
+def test_eval_answers_from_its_own_store(tmp_path, ingested_settings) -> None:
+    """Never the user's data/chroma nor a Chroma server."""
+    answerer = run_mod.Answerer(ingested_settings.model_copy(update={"chroma_host": "10.0.0.1"}), tmp_path / "store")
+    assert answerer.settings.store_dir == tmp_path / "store" and answerer.settings.chroma_host is None
