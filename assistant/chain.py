@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
 
-from assistant.condense import is_follow_up, standalone_query
-from assistant.guards import asks_for_advice, invented_amounts, unknown_subjects
+from assistant.advice import AdviceGate
+from assistant.condense import gist, is_follow_up, standalone_query
+from assistant.guards import invented_amounts, unknown_subjects
 from assistant.llm import endpoint_errors
 from assistant.prompts import Prompt, load_prompt
 from assistant.pruning import Shown, prune, whole
@@ -25,6 +26,7 @@ from assistant.references import Reference, load_references
 from assistant.retrieval import HybridRetriever, Retrieved
 from assistant.schema import Answer, Citation, Context, QuestionError, Timings, Turn
 from assistant.settings import Settings
+from assistant.verify import assemble, verify
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,7 @@ class Prepared:
     messages: list = field(default_factory=list)
     shown: list[Shown] = field(default_factory=list)  # what the model reads of each retrieved passage
     refusal: str = ""  # why the model is not asked at all ("out of scope", "dose or personal advice")
+    advice: bool = False  # the question asks for personal advice or a dose (answered with a clinician pointer)
 
     def passages(self) -> list[Shown]:
         return self.shown or whole([r.chunk for r in self.retrieved])
@@ -73,10 +76,13 @@ def format_passages(shown: Sequence[Shown], prompt: Prompt, refs: dict[str, Refe
     return "\n".join(lines)
 
 
-def build_messages(p: Prepared, prompt: Prompt, refs: dict[str, Reference]) -> list:
+def build_messages(
+    p: Prepared, prompt: Prompt, refs: dict[str, Reference], is_term: Callable[[str], bool] | None = None
+) -> list:
     history = ""
-    if p.history and is_follow_up(p.question):
-        history = "".join(prompt.history_turn.format(question=t.question, answer=t.answer) for t in p.history[-1:])
+    if p.history and is_follow_up(p.question, is_term):
+        history = "".join(prompt.history_turn.format(question=t.question, answer=gist(t.answer))
+                          for t in p.history[-1:])
     user = prompt.user.format(
         history=history,
         passages=format_passages(p.passages(), prompt, refs),
@@ -104,8 +110,9 @@ def finish(
     first_token: float | None,
     known: Callable[[str], bool] = lambda _: True,
     rare: Callable[[str], bool] = lambda _: True,
+    attributor=None,
 ) -> Answer:
-    """Parse the model output, verify quotes, apply the guards, and build the typed answer."""
+    """Parse the model output, verify quotes, apply the guards, check the claims, and build the typed answer."""
     contexts = [
         Context(
             n=n, chunk_id=r.chunk.id, source=r.chunk.source, section=r.chunk.section, text=r.chunk.text,
@@ -129,15 +136,30 @@ def finish(
             reason = f"guard: answer is about {unknown}, which the corpus never mentions"
         if reason:
             log.warning("replaced an answer by the refusal: %s", reason)
+    verified = None
+    if not reason:
+        checked_quotes = check_quotes(parsed.quotes, chunks)
+        good = [(q.n, q.text) for q in checked_quotes if q.verified]
+        verified = verify(text, [c.shown for c in contexts], attributor,
+                          attributor.first_named(p.question) if attributor else None)
+        if verified.removed:
+            log.warning("removed %d claim(s) the sources contradict: %s", len(verified.removed),
+                        "; ".join(c.reason for c in verified.removed))
+        if not verified.prose and not good:
+            reason = "check: the sources contradict every claim and no quote verified"
     abstained = bool(reason)
     citations: list[Citation] = []
     unverified = 0
+    prose = ""
     if abstained:
         text = prompt.refusal
-        if asks_for_advice(p.question):
+        if p.advice:
             text = f"{prompt.refusal} {ADVICE_POINTER}"
     else:
+        assert verified is not None
+        prose = verified.prose
         checked = check_quotes(parsed.quotes, chunks)
+        text = assemble(prose, [(q.n, q.text) for q in checked if q.verified])
         unverified = sum(not q.verified for q in checked)
         quoted: set[int] = set()
         for q in checked:
@@ -151,7 +173,7 @@ def finish(
                     start=q.start, end=q.end, references=_reference_labels(c.ref_keys, refs),
                 )
             )
-        for n in cited_numbers(text):
+        for n in cited_numbers(prose):
             if 1 <= n <= len(chunks) and n not in quoted:
                 c = chunks[n - 1]
                 citations.append(
@@ -165,6 +187,9 @@ def finish(
         citations=citations, contexts=contexts,
         timings=Timings(retrieval_s=p.retrieval_s, first_token_s=first_token, total_s=total),
         prompt=prompt.name, unverified_quotes=unverified, raw=raw, refused_by=reason,
+        prose="" if abstained else prose, checks=verified.checks if verified else [],
+        drafted=parsed.answer if verified and verified.removed else "",
+        fell_back=bool(verified and verified.fell_back and not abstained),
     )
 
 
@@ -177,12 +202,17 @@ class AnswerChain:
         self.prompt = load_prompt(settings.prompt)
         self.refs = {r.key: r for r in load_references(settings.corpus_dir)}
         self._llm_factory = llm_factory
+        self.advice = AdviceGate(retriever.embeddings.embed_query)
         self.runnable: Runnable = RunnableLambda(self.prepare) | RunnableGenerator(self._generate)
 
     def warm_up(self) -> None:
         """Load the embedder, the BM25 index and the model now, not on the first question."""
+        from assistant.attribution import warm_up
+
         self.retriever.refresh()
         self.retriever.embeddings.embed_query("warm up")
+        self.retriever.attributor()
+        warm_up()
         self._llm_factory()
 
     def prepare(self, inputs: dict) -> Prepared:
@@ -190,23 +220,27 @@ class AnswerChain:
         question = check_question(inputs.get("question", ""), self.settings)
         history = [t if isinstance(t, Turn) else Turn(**t) for t in inputs.get("history") or []]
         history = history[-self.settings.history_turns :] if self.settings.history_turns else []
-        query = standalone_query(question, [t.question for t in history])
-        retrieved = self.retriever.retrieve(query)
+        is_term = self.retriever.attributor().is_term
+        query = standalone_query(question, [t.question for t in history], is_term)
+        terms = self.retriever.attributor().named_in(question)
+        retrieved = self.retriever.retrieve_covering(query, terms)
         best = max((r.dense for r in retrieved if r.dense is not None), default=0.0)
         refusal = ""
         if best < self.settings.min_relevance:
             refusal = f"out of scope: best similarity {best:.3f} below min_relevance {self.settings.min_relevance:g}"
             retrieved = []
-        elif asks_for_advice(question):
+        advice = self.advice.probability(question)
+        if not refusal and advice >= self.advice.model.threshold:
             # the sources give no doses and no personal decisions; the model, asked anyway, says "Yes, you should"
-            refusal = "dose or personal-advice question: refused without asking the model"
+            refusal = f"dose or personal-advice question (p={advice:.2f}): refused without asking the model"
             retrieved = []
         if refusal:
             log.info(refusal)
-        p = Prepared(question, query, history, retrieved, best, started, 0.0, refusal=refusal)
+        p = Prepared(question, query, history, retrieved, best, started, 0.0, refusal=refusal,
+                     advice=advice >= self.advice.model.threshold)
         if retrieved:
             p.shown = self._shown(query, [r.chunk for r in retrieved])
-            p.messages = build_messages(p, self.prompt, self.refs)
+            p.messages = build_messages(p, self.prompt, self.refs, is_term)
         p.retrieval_s = time.perf_counter() - started
         return p
 
@@ -221,9 +255,11 @@ class AnswerChain:
         from assistant.llm import grammar_kwargs, sends_grammar
 
         if self.prompt.grammar and sends_grammar(self.settings):
-            from assistant.grammar import quote_grammar
+            from assistant.grammar import quote_forcing, quote_grammar
 
-            return grammar_kwargs(self.settings, quote_grammar(p.passages(), self.prompt.refusal))
+            passages = p.passages()
+            return grammar_kwargs(self.settings, quote_grammar(passages, self.prompt.refusal),
+                                  quote_forcing(passages, self.prompt.refusal))
         return {}
 
     def _generate(self, inputs: Iterator[Prepared]) -> Iterator[str | Answer]:
@@ -244,7 +280,7 @@ class AnswerChain:
                     parts.append(token)
                     yield token
             yield finish(p, "".join(parts), self.prompt, self.refs, first, self.retriever.knows,
-                         self.retriever.is_rare_word)
+                         self.retriever.is_rare_word, self.retriever.attributor())
 
 
 def build_chain(settings: Settings, retriever: HybridRetriever | None = None) -> AnswerChain:

@@ -24,7 +24,9 @@ log = logging.getLogger("assistant")
 
 def format_answer(answer, show_timings: bool = True) -> str:
     """Plain-text rendering: the answer, then each numbered quote with its source."""
-    lines = [answer.answer]
+    from assistant.verify import FALLBACK_LEAD
+
+    lines = [answer.answer if answer.abstained else (answer.prose or FALLBACK_LEAD)]
     if answer.citations:
         lines.append("")
         lines.append("Sources:")
@@ -37,6 +39,11 @@ def format_answer(answer, show_timings: bool = True) -> str:
                 lines.append(f"  [{c.n}] (unverified quote, not shown as a quote) ({where}){refs}")
             else:
                 lines.append(f"  [{c.n}] {where}{refs}")
+    removed = [c for c in answer.checks if not c.kept]
+    if removed:
+        lines.append("")
+        lines.append("Removed from the model's draft (contradicted by the sources):")
+        lines += [f"  - {c.claim} ({c.reason})" for c in removed]
     if show_timings:
         t = answer.timings
         first = f", first token {t.first_token_s:.1f}s" if t.first_token_s is not None else ""

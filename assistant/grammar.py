@@ -9,7 +9,8 @@ committed to its evidence. The prose answer stays free text.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 
 from assistant.pruning import Shown
 
@@ -50,3 +51,32 @@ def quote_grammar(passages: Sequence[Shown], refusal: str) -> str:
         'answer ::= "Answer: " [^\\n]+',
     ]
     return "\n".join(head + rules)
+
+
+_OPEN_QUOTE = re.compile(r'\[(\d+)\] "([^"\n]*)$')
+
+
+def quote_forcing(passages: Sequence[Shown], refusal: str) -> Callable[[str], str | None]:
+    """What the grammar of :func:`quote_grammar` forces next, given the output so far.
+
+    Inside a quote, once the text typed matches the start of exactly one
+    allowed sentence, the rest of that sentence and the closing quote are
+    forced; at the start, once the output can only be the refusal, the rest of
+    the refusal is. The decoder (``assistant.engine``) evaluates forced text in
+    one batch instead of token by token.
+    """
+    sentences = {n: passage_sentences(p) for n, p in enumerate(passages, 1)}
+
+    def forced(text: str) -> str | None:
+        m = _OPEN_QUOTE.search(text)
+        if m and "\n" not in text[m.start():]:
+            partial = m.group(2)
+            candidates = [s for s in sentences.get(int(m.group(1)), []) if s.startswith(partial)]
+            if len(candidates) == 1 and len(candidates[0]) > len(partial):
+                return candidates[0][len(partial):] + '"\n'
+            return None
+        if text and refusal.startswith(text) and not "Quotes:".startswith(text) and len(text) < len(refusal):
+            return refusal[len(text):]
+        return None
+
+    return forced

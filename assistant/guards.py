@@ -15,30 +15,12 @@ _DOSE = re.compile(
     r"|\b(?:once|twice|three times)\s+(?:a|per)\s+(?:day|week)\b|\b\d+(?:[.,]\d+)?\s*%",
     re.I,
 )
-_DECIDE = (r"(?:take|stop|start|use|try|continue|switch|increase|decrease|reduce|lower|raise|combine|add|keep|"
-           r"skip|double|quit|begin|need|go (?:on|off)|come off|get (?:on|off)|be (?:on|taking))")
-# personal treatment decisions and doses: the sources give neither, so these are refused before the model
-# is asked (a 1.5B model answers "Yes, you should..." to them); measured on eval/datasets/questions.jsonl:
-# it matches the 5 dose/advice turns and none of the 44 other questions
-_ADVICE = re.compile(
-    rf"\b(?:should|can|could|may|must|do|shall) i {_DECIDE}\b|\bam i\b|\bfor me\b"
-    r"|\bi(?:'m| am) (?:on|taking|using)\b"
-    r"|\bmy (?:dose|dosage|estradiol|estrogen|testosterone|levels?|results?|labs?)\b"
-    r"|\b(?:how much|how many (?:mg|milligrams?|pills|tablets)|what dose|which dose|dosage|dosing|milligrams?)\b"
-    r"|\bprescribe me\b",
-    re.I,
-)
 
 
 def invented_amounts(answer: str, passages: Iterable[str]) -> list[str]:
     """Doses, frequencies and percentages in the answer that no passage states."""
     source = " ".join(passages).lower()
     return [m.group(0) for m in _DOSE.finditer(answer) if m.group(0).lower() not in source]
-
-
-def asks_for_advice(question: str) -> bool:
-    """A personal treatment decision or a dose: answered by the refusal and a pointer to a clinician."""
-    return bool(_ADVICE.search(question))
 
 
 _WORD = re.compile(r"[A-Za-z]{3,}")

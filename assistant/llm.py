@@ -123,7 +123,7 @@ def _key(settings: Settings) -> tuple:
     return (
         settings.llm_base_url, settings.llm_model_name, settings.llm_model_path, settings.n_ctx,
         settings.n_threads, settings.n_batch, settings.max_tokens, settings.temperature,
-        settings.prompt_lookup_tokens, settings.flash_attn, settings.llm_timeout_s,
+        settings.decode_check_first, settings.decode_fast_forward, settings.flash_attn, settings.llm_timeout_s,
         settings.llm_endpoint_kind, settings.llm_api_key, settings.llm_max_retries,
     )
 
@@ -143,7 +143,7 @@ def sends_grammar(settings: Settings) -> bool:
     return not settings.llm_base_url or settings.llm_endpoint_kind == "llama.cpp"
 
 
-def grammar_kwargs(settings: Settings, grammar: str) -> dict[str, Any]:
+def grammar_kwargs(settings: Settings, grammar: str, forced=None) -> dict[str, Any]:
     """Keyword arguments of ``stream`` that constrain the answer to the GBNF ``grammar``.
 
     In-process the grammar is compiled here; a llama.cpp server takes its text
@@ -152,9 +152,7 @@ def grammar_kwargs(settings: Settings, grammar: str) -> dict[str, Any]:
     the model's own. Other OpenAI-compatible endpoints get nothing extra.
     """
     if not settings.llm_base_url:
-        from llama_cpp import LlamaGrammar
-
-        return {"grammar": LlamaGrammar.from_string(grammar, verbose=False)}
+        return {"grammar": grammar, "forced": forced}
     if settings.llm_endpoint_kind == "llama.cpp":
         return {"extra_body": {**sampling(settings), "grammar": grammar}}
     return {}
@@ -235,35 +233,81 @@ def _remote(settings: Settings) -> BaseChatModel:
 
 
 def _local(settings: Settings) -> BaseChatModel:
-    from langchain_community.chat_models import ChatLlamaCpp
+    from llama_cpp import Llama
+
+    from assistant.engine import LlamaEngine
 
     path = model_path(settings)
-    kwargs: dict = {"flash_attn": settings.flash_attn}
-    logits_all = False
-    if settings.prompt_lookup_tokens > 0:
-        from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
-
-        kwargs["draft_model"] = LlamaPromptLookupDecoding(num_pred_tokens=settings.prompt_lookup_tokens)
-        logits_all = True  # required by the draft model in llama-cpp-python 0.3.36
     t0 = time.perf_counter()
     try:
-        model = ChatLlamaCpp(
+        llama = Llama(
             model_path=str(path),
             n_ctx=settings.n_ctx,
             n_batch=settings.n_batch,
             n_threads=settings.n_threads or os.cpu_count() or 2,
-            # take rope parameters from the GGUF: the LangChain defaults make this model invent text
+            # take rope parameters from the GGUF: LangChain's ChatLlamaCpp defaults made this model invent text
             rope_freq_base=0.0,
             rope_freq_scale=0.0,
-            temperature=settings.temperature,
-            **sampling(settings),
-            max_tokens=settings.max_tokens,
-            logits_all=logits_all,
-            streaming=True,
+            flash_attn=settings.flash_attn,
+            logits_all=False,
             verbose=False,
-            model_kwargs=kwargs,
         )
     except Exception as exc:
         raise ModelError(f"cannot load the model {path}: {exc}") from None
     log.info("model %s loaded in %.1fs", path.name, time.perf_counter() - t0)
-    return model
+    return LocalChatModel(engine=LlamaEngine(llama), max_tokens=settings.max_tokens,
+                          temperature=settings.temperature, check_first=settings.decode_check_first,
+                          fast_forward=settings.decode_fast_forward)
+
+
+class LocalChatModel(BaseChatModel):
+    """The in-process model as a LangChain chat model, decoding with :class:`assistant.engine.LlamaEngine`.
+
+    ``stream(messages, grammar=..., forced=...)`` constrains the output to a GBNF
+    grammar and fast-forwards through what it forces; ``client`` is the loaded
+    ``llama_cpp.Llama`` (the evaluation's judge reads its logits).
+    """
+
+    engine: Any
+    max_tokens: int = 320
+    temperature: float = 0.0
+    check_first: bool = True
+    fast_forward: bool = True
+
+    @property
+    def client(self):
+        return self.engine.llama
+
+    @property
+    def _llm_type(self) -> str:
+        return "llama-cpp-engine"
+
+    def _pieces(self, messages, grammar: str | None = None, forced=None, max_tokens: int | None = None):
+        from assistant.engine import chatml
+
+        roles = {"system": "system", "human": "user", "ai": "assistant"}
+        turns = [(roles.get(m.type, m.type), m.content if isinstance(m.content, str) else str(m.content))
+                 for m in messages]
+        with self.engine.lock:
+            yield from self.engine.generate(
+                self.engine.tokenize(chatml(turns)), max_tokens or self.max_tokens, grammar,
+                forced if self.fast_forward else None, check_first=self.check_first,
+                temperature=self.temperature,
+            )
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+        from langchain_core.messages import AIMessage
+        from langchain_core.outputs import ChatGeneration, ChatResult
+
+        text = "".join(self._pieces(messages, **kwargs))
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs):
+        from langchain_core.messages import AIMessageChunk
+        from langchain_core.outputs import ChatGenerationChunk
+
+        for piece in self._pieces(messages, **kwargs):
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
+            if run_manager:
+                run_manager.on_llm_new_token(piece, chunk=chunk)
+            yield chunk

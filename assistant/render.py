@@ -10,6 +10,7 @@ import html
 
 from assistant.quotes import parse_answer
 from assistant.schema import Answer
+from assistant.verify import FALLBACK_LEAD
 
 NOTICE = (
     "This assistant explains what its sources say about male-fertility medicines. "
@@ -31,7 +32,7 @@ def streaming_view(raw: str) -> str:
 def chat_markdown(answer: Answer) -> str:
     if answer.abstained:
         return answer.answer
-    lines = [answer.answer]
+    lines = [answer.prose or FALLBACK_LEAD]
     quotes = [c for c in answer.citations if c.quote]
     if quotes:
         lines.append("")
@@ -40,7 +41,18 @@ def chat_markdown(answer: Answer) -> str:
                 lines.append(f"> [{c.n}] “{c.quote}”")
             else:
                 lines.append(f"> [{c.n}] _(the model's quote did not match the source and is not shown)_")
+    lines += removed_notes(answer)
     return "\n".join(lines)
+
+
+def removed_notes(answer: Answer) -> list[str]:
+    """What the answer-time check took out of the model's draft, and why: the reader may want to know."""
+    removed = [c for c in answer.checks if not c.kept]
+    if not removed:
+        return []
+    head = ("_The model's own wording contradicted its sources, so the answer above is the sources' words._"
+            if answer.fell_back else "_Removed from the model's draft because the sources contradict it:_")
+    return ["", head, *[f"- ~~{c.claim}~~ — {c.reason}" for c in removed]]
 
 
 def _highlight(text: str, spans: list[tuple[int, int]]) -> str:

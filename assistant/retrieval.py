@@ -145,6 +145,7 @@ class BM25Index:
         idf = {t: math.log(n - len(p) + 0.5) - math.log(len(p) + 0.5) for t, p in postings.items()}
         floor = epsilon * (sum(idf.values()) / len(idf)) if idf else 0.0
         self.n = len(texts)
+        self._df = {t: len(p) for t, p in postings.items()}
         self._docs: dict[str, np.ndarray] = {}
         self._prefixes: set[str] | None = None
         self._weights: dict[str, np.ndarray] = {}
@@ -185,6 +186,12 @@ class BM25Index:
             if t in self._docs or (len(t) >= 5 and t[:5] in self._prefixes):
                 return True
         return False
+
+    def rarity(self, word: str) -> float:
+        """A smooth idf, log(1 + n / df), of a word's index term: always positive, highest for unseen words."""
+        toks = tokenize(word)
+        df = self._df.get(toks[0], 0) if toks else 0
+        return math.log(1 + self.n / df) if df else math.log(1 + max(self.n, 1))
 
     def top(self, query: str, k: int) -> list[tuple[int, float]]:
         return self.search(query, k)[1]
@@ -237,6 +244,7 @@ class HybridRetriever(BaseRetriever):
     _count: int = PrivateAttr(default=-1)
     _checked: float = PrivateAttr(default=-math.inf)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _attributor: tuple | None = PrivateAttr(default=None)
 
     def refresh(self) -> None:
         """(Re)build the BM25 index when the store's chunk count changed."""
@@ -283,6 +291,39 @@ class HybridRetriever(BaseRetriever):
             if chunk is not None:
                 out.append(Retrieved(chunk, score, sim, bm))
         return out
+
+    def retrieve_covering(self, query: str, terms: Sequence[tuple[str, str]], k: int | None = None) -> list[Retrieved]:
+        """Like :meth:`retrieve`, but a question naming several things gets a passage about each.
+
+        ``terms`` are (canonical name, word as written) of the named things in
+        the question, in order. Why: for "How does anastrozole differ from
+        clomiphene?" the three best passages by score are all about clomiphene
+        (one mentions anastrozole in passing), so the model had nothing to say
+        about anastrozole but a subordinate clause it then misread. Each term
+        gets the best passage of the question asked about it alone (the other
+        terms left out), after the overall best passage; the rest of the slots
+        keep the overall order.
+        """
+        k = k or self.settings.top_k
+        ranked = self.retrieve(query, max(k, 2 * k))
+        if len(terms) < 2 or k < 2:
+            return ranked[:k]
+        chosen: list[Retrieved] = ranked[:1]
+        for _, word in terms:
+            others = [w for _, w in terms if w != word]
+            sub = re.sub("|".join(re.escape(w) for w in others), " ", query, flags=re.I) if others else query
+            for r in self.retrieve(sub, k):
+                if all(r.chunk.id != c.chunk.id for c in chosen):
+                    chosen.append(r)
+                    break
+            if len(chosen) >= k:
+                break
+        for r in ranked:
+            if len(chosen) >= k:
+                break
+            if all(r.chunk.id != c.chunk.id for c in chosen):
+                chosen.append(r)
+        return chosen[:k]
 
     def _dense(self, vector: list[float], k: int) -> list[tuple[str, float]]:
         """Ids and cosine similarities of the ``k`` nearest chunks.
@@ -347,6 +388,23 @@ class HybridRetriever(BaseRetriever):
         ranked = [(score, key, sims.get(key)) for key, score in fused.items()]
         ranked.sort(key=lambda t: -t[0])
         return ranked
+
+    def attributor(self):
+        """The attribution checker for the current snapshot: the corpus's names, aliases and word rarity."""
+        from assistant.attribution import Attributor, aliases_from, named_terms
+
+        if self._bm25 is None:
+            self.refresh()
+        with self._lock:
+            if self._attributor is None or self._attributor[0] is not self._bm25:
+                bm25, texts = self._bm25, [c.text for c in self._chunks]
+                plain = Attributor(self.is_rare_word)
+                aliases = aliases_from(texts, plain.is_term)
+                named = named_terms(texts)
+                checker = Attributor(self.is_rare_word, aliases, idf=bm25.rarity,
+                                     named=lambda w: w in named or any(k in named for k in w.split("-")))
+                self._attributor = (bm25, checker)
+            return self._attributor[1]
 
     def knows(self, word: str) -> bool:
         """Whether every index term of ``word`` occurs somewhere in the corpus (stopwords always do)."""

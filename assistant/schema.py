@@ -41,6 +41,15 @@ class Citation(BaseModel):
     references: list[str] = Field(default_factory=list)  # 'Lundy et al., 2023: “title”' labels
 
 
+class ClaimCheck(BaseModel):
+    """One clause of the model's answer and what the answer-time check made of it."""
+
+    claim: str
+    kept: bool
+    how: str  # "verbatim", "attribution", "model", "unchecked"
+    reason: str = ""
+
+
 class Timings(BaseModel):
     retrieval_s: float = 0.0
     first_token_s: float | None = None
@@ -50,7 +59,7 @@ class Timings(BaseModel):
 class Answer(BaseModel):
     question: str
     query: str  # what was retrieved with (the resolved follow-up)
-    answer: str
+    answer: str  # as read: the checked prose, then the verified quotes (or the quotes alone, or the refusal)
     abstained: bool
     citations: list[Citation] = Field(default_factory=list)
     contexts: list[Context] = Field(default_factory=list)
@@ -59,7 +68,12 @@ class Answer(BaseModel):
     unverified_quotes: int = 0
     raw: str = ""  # the model's full output, for debugging and evaluation
     refused_by: str = ""  # why the answer is the refusal: relevance gate, advice, the model itself, or a guard
+    prose: str = ""  # the model's own sentences that survived the checks ("" when it fell back to the quotes)
+    checks: list[ClaimCheck] = Field(default_factory=list)  # every clause checked; kept=False ones were removed
+    drafted: str = ""  # the model's prose before the check removed anything ("" when nothing was removed)
+    fell_back: bool = False  # nothing the model wrote survived the check: the answer is the quotes themselves
 
     def public(self) -> dict:
         """The CLI's --json shape."""
-        return self.model_dump(include={"question", "answer", "abstained", "citations", "contexts", "timings"})
+        return self.model_dump(include={"question", "query", "answer", "abstained", "citations", "contexts",
+                                        "timings", "prose", "checks", "drafted", "fell_back"})

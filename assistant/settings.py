@@ -109,14 +109,18 @@ class Settings(BaseSettings):
     n_batch: int = Field(512, ge=8)
     max_tokens: int = Field(320, ge=16)
     temperature: float = Field(0.0, ge=0)
-    prompt_lookup_tokens: int = Field(
-        0, ge=0, description="Prompt-lookup draft tokens; 0 disables it (slower with grammar-constrained quotes, "
-        "see bench/answer.py)."
+    decode_check_first: bool = Field(
+        True, description="In-process decoding: ask the quote grammar about the greedy token only, and about the "
+        "whole vocabulary only when it is rejected (same output, fewer grammar calls)."
+    )
+    decode_fast_forward: bool = Field(
+        True, description="In-process decoding: evaluate a quote's forced remainder in one batch and keep what "
+        "greedy decoding would have chosen (same output, fewer decoding steps)."
     )
     flash_attn: bool = True
 
     # --- answering --------------------------------------------------------
-    prompt: str = Field("v3", description="Prompt version: a file name in assistant/prompts/ without .yaml.")
+    prompt: str = Field("v4", description="Prompt version: a file name in assistant/prompts/ without .yaml.")
     max_question_chars: int = Field(2000, ge=10)
     history_turns: int = Field(2, ge=0, description="Previous turns used to resolve follow-ups.")
 

@@ -1,27 +1,29 @@
-"""Answer latency of the local model: the product's chain against two baselines.
+"""Answer latency of the local model: the product's decoding speed-ups against the path before them and a
+raw llama.cpp baseline.
 
-    python bench/answer.py [--runs 1] [--questions 6] [--prompt v3] [--modes chain,straight,lookup]
+    python bench/answer.py [--runs 1] [--questions 6] [--prompt v4] [--modes straight,reference,check,chain]
 
 Modes, each answering the same questions with one loaded model (so llama.cpp's
 prefix cache works as in the product):
 
-- ``chain``: the product, ``ask()`` with default settings (grammar-constrained
-  quotes, plain decoding);
-- ``straight``: the baseline of plain llama.cpp: the very same messages sent to
-  ``Llama.create_chat_completion`` with no grammar, no chain and no checks, so
-  the difference is what the chain and its grammar cost (retrieval excluded);
-- ``lookup``: the chain with prompt-lookup decoding (``--draft`` tokens), which
-  STACK.md measured at 2.5-3x on free text.
+- ``straight``: raw llama.cpp answering each question from its single gold
+  passage: ``Llama.create_chat_completion`` with the system prompt, that one
+  passage and the question; no retrieval, no grammar, no checks;
+- ``reference``: the chain as it decoded before the speed-ups: the quote
+  grammar applied to the whole vocabulary at every step, token by token
+  (``decode_check_first`` and ``decode_fast_forward`` off);
+- ``check``: the chain with grammar check-then-resample only;
+- ``chain``: the product's default (check-then-resample and forced-token
+  fast-forward, plus the answer-time claim checks).
 
-Prints median time to first token, total time and generated tokens/s per mode,
-and their ratios to ``straight``; outputs of ``chain`` and ``lookup`` are
-compared (temperature 0 should give the same answer). Questions are taken in
-turn (run 1: q1, q2, ...; run 2: q1, q2, ...), and the model's cache is
-cleared at the start of each mode and whenever the previous prompt was the
-same question, so that no answer gets its whole prompt from the cache (the
-shared system-prompt prefix is reused, as in the product). Figures also go to
-``bench/out/answer.json``. Defaults (1 run x 6 questions x 3 modes, about
-8 minutes on 2 cores) keep ``make bench`` short; raise them for tighter medians.
+Prints median time to first token, total time, generated tokens/s and the
+process's peak RSS after each mode, the ratios of ``chain`` to ``straight``,
+and whether ``reference``, ``check`` and ``chain`` produced identical model
+output (they must: the speed-ups are exact). Questions are taken in turn, and
+the model's cache is cleared at the start of each mode and before every
+repeat of a lone question, so no answer gets its whole prompt from the cache
+(the shared system-prompt prefix is reused, as in the product). Figures also go
+to ``bench/out/answer.json``.
 """
 
 from __future__ import annotations
@@ -40,14 +42,15 @@ from assistant.offline import go_offline
 
 go_offline()
 
-from langchain_core.messages import BaseMessage  # noqa: E402
 
 from assistant.chain import AnswerChain, ask, build_chain  # noqa: E402
 from assistant.ingestion import ingest  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 from bench.common import load_cases, machine, write_result  # noqa: E402
 
-MODES = ("chain", "straight", "lookup")
+MODES = ("straight", "reference", "check", "chain")
+DECODING = {"reference": (False, False), "check": (True, False), "chain": (True, True)}
+
 
 
 def _tokens(chain: AnswerChain, text: str) -> int:
@@ -87,31 +90,44 @@ def _time_questions(
             "tokens_per_s": statistics.median(tps), "answers": len(total), "outputs": outputs}
 
 
-def run_chain(settings: Settings, questions: list[str], runs: int) -> dict:
+def _peak_rss_mib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_chain(settings: Settings, questions: list[str], runs: int, label: str) -> dict:
     """The product path: ``ask()`` end to end (first token includes retrieval, ~30 ms)."""
     chain = build_chain(settings)
     chain.warm_up()
+    model = chain._llm_factory()
+    forced = []
 
     def answer(q: str) -> tuple[float | None, float, str]:
         a = ask(chain, q)
+        forced.append(model.engine.last.forced)
         return a.timings.first_token_s, a.timings.total_s, a.raw
 
-    return _time_questions(chain, questions, runs, "lookup" if settings.prompt_lookup_tokens else "chain", answer)
+    out = _time_questions(chain, questions, runs, label, answer)
+    out["forced_tokens"] = sum(forced)
+    out["peak_rss_mib"] = round(_peak_rss_mib())
+    return out
 
 
-def _role(m: BaseMessage) -> str:
-    return {"system": "system", "human": "user", "ai": "assistant"}.get(m.type, "user")
-
-
-def run_straight(settings: Settings, questions: list[str], runs: int) -> dict:
-    """Plain llama.cpp: the chain's own prompt for each question, streamed by ``create_chat_completion``."""
+def run_straight(settings: Settings, cases: list[dict], runs: int) -> dict:
+    """Raw llama.cpp from each question's single gold passage: no retrieval, grammar or checks."""
     chain = build_chain(settings)
     chain.warm_up()
     llama = chain._llm_factory().client  # type: ignore[attr-defined]
-    prepared = {q: chain.prepare({"question": q, "history": []}) for q in questions}
+    chunks = chain.retriever.store.all_chunks()
+    gold = {}
+    for c in cases:
+        hit = next((ch for ch in chunks if c["gold"][0] in ch.text), None)
+        gold[c["turns"][0]] = hit.prompt_text() if hit else c["gold"][0]
 
     def answer(q: str) -> tuple[float | None, float, str]:
-        messages = [{"role": _role(m), "content": m.content} for m in prepared[q].messages]
+        messages = [{"role": "system", "content": chain.prompt.system_text()},
+                    {"role": "user", "content": f"Passages:\n[1] {gold[q]}\n\nQuestion: {q}"}]
         t0 = time.perf_counter()
         first = None
         parts = []
@@ -125,7 +141,9 @@ def run_straight(settings: Settings, questions: list[str], runs: int) -> dict:
             parts.append(piece)
         return first, time.perf_counter() - t0, "".join(parts)
 
-    return _time_questions(chain, questions, runs, "straight", answer)
+    out = _time_questions(chain, list(gold), runs, "straight", answer)
+    out["peak_rss_mib"] = round(_peak_rss_mib())
+    return out
 
 
 def main() -> None:
@@ -133,7 +151,6 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--prompt", default=None)
     ap.add_argument("--questions", type=int, default=6)
-    ap.add_argument("--draft", type=int, default=10, help="prompt-lookup tokens of the 'lookup' mode")
     ap.add_argument("--modes", default=",".join(MODES), help=f"comma-separated subset of {','.join(MODES)}")
     args = ap.parse_args()
     modes = [m for m in args.modes.split(",") if m]
@@ -141,9 +158,11 @@ def main() -> None:
     if unknown:
         ap.error(f"unknown modes {sorted(unknown)}")
     started = time.perf_counter()
-    cases = [c for c in load_cases() if c["expected"] == "answer" and len(c["turns"]) == 1]
+    cases = [c for c in load_cases() if c.get("expected", "answer") == "answer" and len(c["turns"]) == 1
+             and isinstance(c["turns"][0], str) and c.get("gold")]
     step = max(1, len(cases) // args.questions)
-    questions = [c["turns"][0] for c in cases[::step]][: args.questions]
+    cases = cases[::step][: args.questions]
+    questions = [c["turns"][0] for c in cases]
     print(f"machine: {machine()}; {len(questions)} questions x {args.runs} run(s) x modes {', '.join(modes)}")
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -151,29 +170,31 @@ def main() -> None:
         if args.prompt:
             base = base.model_copy(update={"prompt": args.prompt})
         ingest([base.corpus_dir], base, progress=False)
-        plain = base.model_copy(update={"prompt_lookup_tokens": 0})
         for mode in modes:
-            if mode == "chain":
-                results[mode] = run_chain(plain, questions, args.runs)
-            elif mode == "straight":
-                results[mode] = run_straight(plain, questions, args.runs)
+            if mode == "straight":
+                results[mode] = run_straight(base, cases, args.runs)
             else:
-                results[mode] = run_chain(base.model_copy(update={"prompt_lookup_tokens": args.draft}), questions,
-                                          args.runs)
+                check, fast = DECODING[mode]
+                settings = base.model_copy(update={"decode_check_first": check, "decode_fast_forward": fast})
+                results[mode] = run_chain(settings, questions, args.runs, mode)
     ref = results.get("straight")
-    print(f"\n## Answer latency (prompt {base.prompt}, medians; ratios to straight llama.cpp)\n")
-    print("| mode | first token s | total s | generated tok/s | total vs straight |")
-    print("|---|---|---|---|---|")
+    print(f"\n## Answer latency (prompt {base.prompt}, medians; ratios to straight llama.cpp from the gold passage)\n")
+    print("| mode | first token s | total s | generated tok/s | total vs straight | peak RSS MiB |")
+    print("|---|---|---|---|---|---|")
     for mode, r in results.items():
         ratio = f"{r['total_s'] / ref['total_s']:.2f}x" if ref else ""
-        print(f"| {mode} | {r['ttft_s']:.2f} | {r['total_s']:.2f} | {r['tokens_per_s']:.1f} | {ratio} |")
-    same = None
-    if "chain" in results and "lookup" in results:
-        same = sum(a == b for a, b in zip(results["chain"]["outputs"], results["lookup"]["outputs"], strict=True))
-        print(f"\nidentical outputs, chain vs lookup: {same}/{len(questions)}")
+        print(f"| {mode} | {r['ttft_s']:.2f} | {r['total_s']:.2f} | {r['tokens_per_s']:.1f} | {ratio} "
+              f"| {r['peak_rss_mib']} |")
+    same = {}
+    if "reference" in results:
+        for mode in ("check", "chain"):
+            if mode in results:
+                same[mode] = sum(a == b for a, b in zip(results["reference"]["outputs"], results[mode]["outputs"],
+                                                         strict=True))
+                print(f"identical model output, reference vs {mode}: {same[mode]}/{len(questions)}")
     write_result("answer", {
-        "prompt": base.prompt, "questions": questions, "runs": args.runs, "draft_tokens": args.draft,
-        "modes": results, "identical_chain_lookup": same,
+        "prompt": base.prompt, "questions": questions, "runs": args.runs, "modes": results,
+        "identical_to_reference": same,
     }, vars(args), started)
 
 

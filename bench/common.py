@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DATASET = ROOT / "eval" / "datasets" / "questions.jsonl"
+DATASET = ROOT / "eval" / "datasets" / "dev.jsonl"
 OUT = ROOT / "bench" / "out"
 
 

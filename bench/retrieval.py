@@ -40,7 +40,7 @@ from assistant.ingestion import ingest  # noqa: E402
 from assistant.retrieval import HybridRetriever  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 from assistant.store import Store  # noqa: E402
-from bench.common import ROOT, load_cases, machine, percentile, write_result  # noqa: E402
+from bench.common import ROOT, machine, percentile, write_result  # noqa: E402
 from eval.gold import contains_gold, retrieval_scores  # noqa: E402
 
 
@@ -62,10 +62,18 @@ def score(ranked: list[list[str]], cases: list[dict]) -> dict[str, float]:
     return {m: sum(s[m] for s in per_case) / len(cases) for m in ("hit@1", "hit@3", "mrr")}
 
 
-def split_cases(cases: list[dict]) -> tuple[list[dict], list[dict]]:
-    """(tuning, held-out): sorted by id, every third case is held out."""
-    ordered = sorted(cases, key=lambda c: c["id"])
-    return [c for i, c in enumerate(ordered) if i % 3 != 2], [c for i, c in enumerate(ordered) if i % 3 == 2]
+def answerable_turns() -> list[dict]:
+    """Every answerable turn with gold passages of the dev and test splits: {id, split, question, previous, gold}."""
+    from eval.run import load_dataset
+
+    out = []
+    for split in ("dev", "test"):
+        for case in load_dataset(ROOT / "eval" / "datasets" / f"{split}.jsonl"):
+            for k, t in enumerate(case["turn_specs"]):
+                if t["scored"] and t["expected"] == "answer" and t["gold"]:
+                    out.append({"id": f"{case['id']}#{k + 1}", "split": split, "question": t["question"],
+                                "previous": case["turns"][:k], "gold": t["gold"]})
+    return out
 
 
 def naive_ranked(queries: list[str], emb: LocalEmbeddings, k: int = 4) -> list[list[str]]:
@@ -84,12 +92,15 @@ def naive_ranked(queries: list[str], emb: LocalEmbeddings, k: int = 4) -> list[l
 
 
 def quality(settings: Settings, count_tokens) -> dict:
-    cases = [c for c in load_cases() if c["expected"] == "answer" and c["gold"]]
-    queries = [standalone_query(c["turns"][-1], c["turns"][:-1]) for c in cases]
+    cases = answerable_turns()
     store = Store(settings)
     emb = LocalEmbeddings(settings.embedding_model)
     retriever = HybridRetriever(store=store, embeddings=emb, settings=settings)
-    ours = [[r.chunk.prompt_text() for r in retriever.retrieve(q, k=max(settings.top_k, 3))] for q in queries]
+    att = retriever.attributor()
+    queries = [standalone_query(c["question"], c["previous"], att.is_term) for c in cases]
+    ours = [[r.chunk.prompt_text() for r in retriever.retrieve_covering(q, att.named_in(c["question"]),
+                                                                          k=max(settings.top_k, 3))]
+            for q, c in zip(queries, cases, strict=True)]
     ours_sent = [r[: settings.top_k] for r in ours]
     naive = naive_ranked(queries, emb)
     s_ours, s_naive = score(ours, cases), score(naive, cases)
@@ -102,9 +113,9 @@ def quality(settings: Settings, count_tokens) -> dict:
           f"| {s_ours['mrr']:.3f} | {tok_ours:.0f} ({tok_ours / tok_naive:.2f}x naive) |")
     print(f"| naive (1000/200, dense top 4) | {s_naive['hit@1']:.3f} | {s_naive['hit@3']:.3f} "
           f"| {s_naive['mrr']:.3f} | {tok_naive:.0f} |")
-    tune, held = split_cases(cases)
+    tune, held = [c for c in cases if c["split"] == "dev"], [c for c in cases if c["split"] == "test"]
     ranked = {c["id"]: (r, sent) for c, r, sent in zip(cases, ours, ours_sent, strict=True)}
-    print("\n### Hybrid on the tuning and held-out cases\n")
+    print("\n### Hybrid on the dev (tuning) and test (frozen) splits\n")
     print("| cases | n | hit@1 | hit@3 | MRR | context tokens / question |")
     print("|---|---|---|---|---|---|")
     for name, part in (("tuning", tune), ("held-out", held), ("all", cases)):
@@ -126,7 +137,7 @@ def latency(sizes: list[int], runs: int, settings_base: Settings) -> list[dict]:
     emb = LocalEmbeddings(settings_base.embedding_model)
     words = (ROOT / "corpus" / "anastrozole-male-fertility.md").read_text(encoding="utf-8").split()
     rng = np.random.default_rng(0)
-    queries = [c["turns"][-1] for c in load_cases()][:runs]
+    queries = [c["question"] for c in answerable_turns()][:runs]
     print("\n## Retrieval latency (one query: embed + dense + BM25 + fusion)\n")
     print("| chunks in store | p50 ms | p95 ms | index build s |")
     print("|---|---|---|---|")

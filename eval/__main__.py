@@ -13,19 +13,23 @@ go_offline()
 
 
 def _run_parser() -> argparse.ArgumentParser:
-    from eval.run import ALL_METRICS, DEFAULT_CACHE, DEFAULT_DATASET, DEFAULT_OUT, JUDGE_CHECK
+    from eval.run import ALL_METRICS, DEFAULT_CACHE, DEFAULT_DATASET, DEFAULT_METRICS, DEFAULT_OUT, JUDGE_CHECK
 
     p = argparse.ArgumentParser(prog="python -m eval run",
                                 description="Answer every case with the real chain, score it and write a report.")
-    p.add_argument("--dataset", type=Path, default=DEFAULT_DATASET, help="questions JSONL (default: %(default)s)")
+    p.add_argument("--dataset", type=Path, default=DEFAULT_DATASET,
+                   help="questions JSONL (default: %(default)s, the split to tune on; eval/datasets/test.jsonl is "
+                   "the frozen split)")
     p.add_argument("--prompt", help="prompt version (a name in assistant/prompts/); default: the setting")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for run folders (default: %(default)s)")
     p.add_argument("--name", help="run folder name (default: time stamp and prompt)")
     p.add_argument("--judge", choices=("local", "openai"), default="local",
                    help="local: the packaged model; openai: ASSISTANT_JUDGE_BASE_URL/_MODEL_NAME/_API_KEY "
                    "(falling back to the ASSISTANT_LLM_ ones)")
-    p.add_argument("--metrics", default=",".join(ALL_METRICS),
-                   help="comma-separated judged metrics (default: all: %(default)s); deterministic ones always run")
+    p.add_argument("--metrics", default=",".join(DEFAULT_METRICS),
+                   help="comma-separated judged metrics (default: %(default)s; all: " + ",".join(ALL_METRICS)
+                   + "; ragas' LLM metrics take 30-110 s per sample with the local judge); answer_correct and the "
+                   "other deterministic metrics always run")
     p.add_argument("--limit", type=int, help="only the first N cases")
     p.add_argument("--judge-check", type=Path, default=JUDGE_CHECK,
                    help="faithful/unfaithful pairs scored to measure the judge (default: %(default)s)")
@@ -66,16 +70,21 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: python -m eval run [options] | python -m eval compare RUN_A RUN_B [--fail-on-regression T]")
+        print("usage: python -m eval run [options] | python -m eval compare RUN_A RUN_B [--fail-on-regression T]"
+              " | python -m eval advice [--train]")
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
     if command == "run":
         return _run(rest)
+    if command == "advice":
+        from eval.advice import main as advice_main
+
+        return advice_main(rest)
     if command == "compare":
         from eval.compare import main as compare_main
 
         return compare_main(rest)
-    print(f"unknown command {command!r}: use run or compare", file=sys.stderr)
+    print(f"unknown command {command!r}: use run, compare or advice", file=sys.stderr)
     return 2
 
 

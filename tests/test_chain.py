@@ -48,7 +48,8 @@ def test_verified_quote_becomes_a_highlightable_citation(retriever, ingested_set
     tokens = [e for e in events if isinstance(e, str)]
     answer = events[-1]
     assert isinstance(answer, Answer) and len(tokens) > 5  # streamed before the final object
-    assert not answer.abstained and answer.answer == "Anastrozole inhibits the aromatase enzyme [1]."
+    assert not answer.abstained and answer.prose == "Anastrozole inhibits the aromatase enzyme [1]."
+    assert answer.answer.startswith(answer.prose + "\n\nIn the sources' words:\n") and QUOTE in answer.answer
     good = [c for c in answer.citations if c.verified]
     assert len(good) == 1 and article_text[good[0].start : good[0].end] == QUOTE
     assert good[0].source == ARTICLE.name

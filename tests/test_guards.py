@@ -1,4 +1,4 @@
-from assistant.guards import asks_for_advice, invented_amounts, unknown_subjects
+from assistant.guards import invented_amounts, unknown_subjects
 
 PASSAGE = "A study found a testosterone-luteinizing hormone ratio of 100 or greater predicted response."
 VOCAB = {"for", "anastrozole", "infertility", "male", "approved", "women", "treatment", "dysfunction", "gonadotropin"}
@@ -39,14 +39,25 @@ def test_everyday_words_the_corpus_lacks_are_not_subjects() -> None:
     assert unknown_subjects(q, a, known, rare) == ["sildenafil"]
 
 
-def test_advice_questions() -> None:
-    assert asks_for_advice("What dose of anastrozole should I take?")
-    assert asks_for_advice("Should I stop my TRT?")
-    assert not asks_for_advice("How does anastrozole work?")
-    assert asks_for_advice("I'm on Clomid - should I take anastrozole with it every day or every other day?")
-    assert asks_for_advice("My estradiol came back at 48 pg/mL. Should I start anastrozole on my own?")
-    assert asks_for_advice("OK, so how many milligrams of it should I take each week?")
-    # general questions a patient may phrase in the first person are still answered
-    assert not asks_for_advice("What should I know about anastrozole side effects?")
-    assert not asks_for_advice("My doctor prescribed anastrozole, how does it work?")
-    assert not asks_for_advice("Why do men take anastrozole?")
+def test_advice_gate_on_questions_it_was_not_trained_on() -> None:
+    """Worded unlike any training question (the training set is eval/advice.py's dev split)."""
+    from assistant.advice import AdviceGate
+    from assistant.embeddings import LocalEmbeddings
+
+    gate = AdviceGate(LocalEmbeddings().embed_query)
+    for q in ["Should I quit my testosterone shots so we can have a baby?",
+              "What's the right amount of letrozole for me to take weekly?",
+              "My E2 is 70 - do I need anastrozole?"]:
+        assert gate.asks(q), (q, gate.probability(q))
+    for q in ["How much does anastrozole lower estradiol?", "What dose was studied?",
+              "Why do men take anastrozole?", "What should a man on anastrozole watch for?"]:
+        assert not gate.asks(q), (q, gate.probability(q))
+
+
+def test_the_advice_model_file_is_measured_on_the_frozen_split() -> None:
+    """Figures, not a timed test: the shipped model on the test split it never saw (README: advice gate)."""
+    from eval.advice import measure
+
+    m = measure("test")
+    assert m["n"] >= 60 and m["accuracy"] >= 0.9, m
+    assert m["fp"] <= 2, m["wrong"]  # informational questions refused

@@ -1,0 +1,121 @@
+"""The answer-time claim check (parser only, no model): it must reject the swapped headline answer and keep
+the correct one, on the passages retrieval really returns for the headline question."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.attribution import aliases_from, named_terms
+from assistant.verify import FALLBACK_LEAD, assemble, clauses, verify
+from tests.conftest import ARTICLE
+
+HEADLINE = "How does anastrozole differ from clomiphene?"
+SWAPPED = ("Anastrozole works by competitively binding to estrogen receptors in the hypothalamus and pituitary, "
+           "while Clomiphene works by blocking estrogen production [1].")
+CORRECT = ("Anastrozole blocks estrogen production [2], while Clomiphene works by competitively binding to "
+           "estrogen receptors in the hypothalamus and pituitary [1].")
+
+
+def _passages(retriever, question: str) -> list[str]:
+    att = retriever.attributor()
+    return [r.chunk.prompt_text() for r in retriever.retrieve_covering(question, att.named_in(question))]
+
+
+def test_headline_swap_is_removed_and_the_correct_answer_kept(retriever) -> None:
+    att = retriever.attributor()
+    passages = _passages(retriever, HEADLINE)
+    assert any("Unlike Anastrozole, which blocks estrogen production" in p for p in passages)
+    quotes = [(1, "Unlike Anastrozole, which blocks estrogen production, Clomiphene works by competitively binding "
+                  "to estrogen receptors in the hypothalamus and pituitary.")]
+
+    swapped = verify(SWAPPED, passages, att, att.first_named(HEADLINE))
+    assert [c.kept for c in swapped.checks] == [False, False], swapped.checks
+    assert all(c.how == "attribution" for c in swapped.checks)
+    assert "of clomiphene, not of anastrozole" in swapped.checks[0].reason
+    assert "of anastrozole, not of clomiphene" in swapped.checks[1].reason
+    assert swapped.fell_back and swapped.prose == ""
+    shown = assemble(swapped.prose, quotes)
+    assert shown.startswith(FALLBACK_LEAD) and quotes[0][1] in shown
+
+    correct = verify(CORRECT, passages, att, att.first_named(HEADLINE))
+    assert all(c.kept for c in correct.checks), correct.checks
+    assert not correct.fell_back and correct.prose == CORRECT
+    assert assemble(correct.prose, quotes).startswith(CORRECT + "\n\nIn the sources' words:\n[1] “Unlike")
+
+
+@pytest.mark.parametrize(
+    ("question", "wrong", "right"),
+    [
+        ("Which testicular cells do LH and FSH act on?",
+         "LH stimulates the Sertoli cells to produce testosterone.",
+         "LH stimulates the Leydig cells to produce testosterone."),
+        ("How do tamoxifen and anastrozole lower estrogen's effect?",
+         "Tamoxifen works by selectively inhibiting the aromatase enzyme.",
+         "Anastrozole works by selectively inhibiting the aromatase enzyme."),
+    ],
+)
+def test_other_swaps_on_retrieved_passages(retriever, question: str, wrong: str, right: str) -> None:
+    att = retriever.attributor()
+    passages = _passages(retriever, question)
+    bad = verify(wrong, passages, att, att.first_named(question))
+    good = verify(right, passages, att, att.first_named(question))
+    assert bad.removed, (passages, bad.checks)
+    assert not good.removed, (passages, good.checks)
+
+
+def test_a_pronoun_claim_is_read_as_the_question_subject(retriever) -> None:
+    att = retriever.attributor()
+    passages = _passages(retriever, HEADLINE)
+    result = verify("It binds to estrogen receptors in the hypothalamus.", passages, att, "anastrozole")
+    assert result.removed and "not of anastrozole" in result.removed[0].reason
+
+
+def test_clauses_split_contrasts_and_drop_citations_and_yes() -> None:
+    assert clauses("Yes, hCG acts like LH [1], while rFSH acts on Sertoli cells [2].") == [
+        "hCG acts like LH", "rFSH acts on Sertoli cells"]
+    assert clauses("No.") == []
+
+
+def test_aliases_and_names_come_from_the_corpus(article_text) -> None:
+    att_terms = {"anastrozole", "clomiphene", "clomid", "citrate", "gonadotropin", "chorionic", "luteinizing",
+                 "follicle", "estrogen", "aromatase", "modulator", "menopausal", "intratesticular", "leydig"}
+    aliases = aliases_from([article_text], lambda w: w.lower().strip("’'") in att_terms or w.isupper()
+                           or (len(w) > 2 and w[0].islower() and any(c.isupper() for c in w)))
+    assert aliases["human chorionic gonadotropin"] == "hcg"
+    assert aliases["luteinizing hormone"] == "lh"
+    assert aliases.get("clomid") == aliases.get("clomiphene", "clomiphene") or aliases.get("clomiphene") == "clomid"
+    assert "estrogen" not in aliases and "anastrozole" not in aliases  # SERM is not estrogen; (Optional) no name
+    named = named_terms([ARTICLE.read_text(encoding="utf-8")])
+    assert {"anastrozole", "clomiphene", "sertoli", "leydig", "lh", "hcg"} <= named
+    assert "estrogen" not in named and "testosterone" not in named
+
+
+def test_without_a_checker_nothing_is_removed() -> None:
+    result = verify(SWAPPED, ["Unlike Anastrozole, which blocks estrogen production, ..."], None)
+    assert not result.removed and result.prose == SWAPPED.strip()
+    assert [c.how for c in result.checks] == ["unchecked", "unchecked"]
+
+
+def test_a_claim_the_table_denies_is_removed(retriever) -> None:
+    """ "No direct impact on ITT" in rFSH's table row contradicts "rFSH boosts intratesticular testosterone". """
+    att = retriever.attributor()
+    question = "Does rFSH boost intratesticular testosterone the way hCG does?"
+    passages = _passages(retriever, question)
+    assert any("No direct impact on ITT" in p for p in passages)
+    bad = verify("Yes, rFSH boosts intratesticular testosterone the way hCG does.", passages, att,
+                 att.first_named(question))
+    assert [c.how for c in bad.checks] == ["polarity", "attribution"] and not any(c.kept for c in bad.checks)
+    assert "no such effect" in bad.checks[1].reason
+    good = verify("rFSH directly stimulates Sertoli cells for germ cell support and maturation [1].", passages, att,
+                  att.first_named(question))
+    assert not good.removed, good.checks
+
+
+def test_a_leading_yes_or_no_is_never_kept() -> None:
+    from assistant.verify import strip_polarity
+
+    assert strip_polarity("Yes, high E2 is not necessary [1].") == ("High E2 is not necessary [1].", "Yes")
+    assert strip_polarity("No. LH acts on Leydig cells.") == ("LH acts on Leydig cells.", "No")
+    assert strip_polarity("Notably, LH acts on Leydig cells.") == ("Notably, LH acts on Leydig cells.", "")
+    result = verify("Yes.", ["LH then stimulates the Leydig cells."], None)
+    assert result.prose == "" and result.fell_back
