@@ -253,6 +253,12 @@ class Attributor:
                 target.setdefault(agent, set()).update(words)
 
     def _read_prose(self, text: str, previous: str | None, reading: Reading) -> None:
+        """Each paragraph on its own: a list item's label ("Gonadorelin ∞ This is ...") is what its "this" means,
+        also when a short paragraph was merged into the chunk before it."""
+        for k, para in enumerate(p for p in re.split(r"\n\s*\n", text) if p.strip()):
+            self._read_paragraph(para, previous if k == 0 else None, reading)
+
+    def _read_paragraph(self, text: str, previous: str | None, reading: Reading) -> None:
         doc = _nlp()(text)
         last = previous
         label = re.match(r"\s*[-*]?\s*([^∞:]{2,60}?)\s*[∞:]\s", text)  # "Clomiphene Citrate (Clomid) ∞ This ..."

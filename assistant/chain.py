@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
@@ -46,6 +47,8 @@ class Prepared:
     retrieval_s: float
     messages: list = field(default_factory=list)
     shown: list[Shown] = field(default_factory=list)  # what the model reads of each retrieved passage
+    corpus_tokens: list[int] = field(default_factory=list)  # corpus mode: the whole prompt, corpus prefix cached
+    numbers: list[int] = field(default_factory=list)  # corpus mode: each retrieved passage's number in the corpus
     refusal: str = ""  # why the model is not asked at all ("out of scope", "dose or personal advice")
     advice: bool = False  # the question asks for personal advice or a dose (answered with a clinician pointer)
 
@@ -90,6 +93,29 @@ def build_messages(
         refusal=prompt.refusal,
     )
     return [SystemMessage(prompt.system_text()), HumanMessage(user.strip())]
+
+
+def cell_label(chunk, quote: str) -> str:
+    """For a quote from a table row: "<row label>, <column header>" (what the cell is about); else ""."""
+    if chunk.kind != "table_row":
+        return ""
+    cells = [c.strip() for c in chunk.text.strip().strip("|").split("|")]
+    header = [c.strip() for c in chunk.header.strip().strip("|").split("|")] if chunk.header else []
+    for j, cell in enumerate(cells):
+        if j and quote.strip().rstrip(".") in cell:
+            return f"{cells[0]}, {header[j]}" if j < len(header) else cells[0]
+    return cells[0] if cells and quote.strip() not in cells[0] else ""
+
+
+def renumber(raw: str, mapping: dict[int, int]) -> str:
+    """Citations [g] of corpus numbers as [i] of the retrieved passages' order; unknown numbers become [0]."""
+    import re
+
+    def sub(m: re.Match[str]) -> str:
+        parts = [str(mapping.get(int(x.strip()), 0)) for x in m.group(1).split(",")]
+        return "[" + ", ".join(parts) + "]"
+
+    return re.sub(r"\[(\d+(?:\s*,\s*\d+)*)\]", sub, raw)
 
 
 def _is_refusal(text: str, prompt: Prompt) -> bool:
@@ -159,7 +185,7 @@ def finish(
         assert verified is not None
         prose = verified.prose
         checked = check_quotes(parsed.quotes, chunks)
-        text = assemble(prose, [(q.n, q.text) for q in checked if q.verified])
+        text = assemble(prose, [(q.n, q.text, cell_label(chunks[q.n - 1], q.text)) for q in checked if q.verified])
         unverified = sum(not q.verified for q in checked)
         quoted: set[int] = set()
         for q in checked:
@@ -203,6 +229,7 @@ class AnswerChain:
         self.refs = {r.key: r for r in load_references(settings.corpus_dir)}
         self._llm_factory = llm_factory
         self.advice = AdviceGate(retriever.embeddings.embed_query)
+        self._corpus_ctx: tuple | None = None
         self.runnable: Runnable = RunnableLambda(self.prepare) | RunnableGenerator(self._generate)
 
     def warm_up(self) -> None:
@@ -213,6 +240,7 @@ class AnswerChain:
         self.retriever.embeddings.embed_query("warm up")
         self.retriever.attributor()
         warm_up()
+        self._corpus()  # corpus mode: read (once, with a progress bar) or load the corpus's KV state now
         self._llm_factory()
 
     def prepare(self, inputs: dict) -> Prepared:
@@ -241,8 +269,43 @@ class AnswerChain:
         if retrieved:
             p.shown = self._shown(query, [r.chunk for r in retrieved])
             p.messages = build_messages(p, self.prompt, self.refs, is_term)
+            corpus = self._corpus()
+            if corpus is not None and all(r.chunk.id in corpus.number for r in retrieved):
+                p.numbers = [corpus.number[r.chunk.id] for r in retrieved]
+                history = ""
+                if p.history and is_follow_up(question, is_term):
+                    history = "".join(self.prompt.history_turn.format(question=t.question, answer=gist(t.answer))
+                                      for t in p.history[-1:])
+                pointer = self.prompt.corpus_pointer.format(numbers=", ".join(f"[{n}]" for n in p.numbers))
+                p.corpus_tokens = corpus.prompt(f"{history}Question: {question}\n{pointer}")
         p.retrieval_s = time.perf_counter() - started
         return p
+
+    def _corpus(self):
+        """The corpus in the KV cache (corpus mode, in-process model, corpus fits), read or loaded on first use."""
+        s = self.settings
+        if s.context_mode != "corpus" or s.llm_base_url:
+            return None
+        snapshot = self.retriever.snapshot()
+        if self._corpus_ctx is None or self._corpus_ctx[0] is not snapshot[0]:
+            from assistant.corpus_cache import CorpusContext
+
+            model = self._llm_factory()
+            cache_dir = s.model_cache_dir if s.chroma_host else Path(s.store_dir).parent
+            ctx = CorpusContext(model.engine, self.prompt.system_text(), self.prompt.passage, snapshot[1], cache_dir,
+                                model_id=str(s.llm_model_path or "default"))
+            if not ctx.fits():
+                log.warning("corpus mode: %d corpus tokens do not fit n_ctx %d; passages go into each prompt",
+                            len(ctx.prefix), s.context_tokens)
+                ctx = None
+            self._corpus_ctx = (snapshot[0], ctx)
+        ctx = self._corpus_ctx[1]
+        if ctx is not None:
+            with ctx.engine.lock:
+                how = ctx.ensure()
+            if how != "memory":
+                log.info("corpus cache %s: %s", how, ctx.path)
+        return ctx
 
     def _shown(self, query: str, chunks: list) -> list[Shown]:
         budget = self.settings.context_budget_chars
@@ -257,9 +320,12 @@ class AnswerChain:
         if self.prompt.grammar and sends_grammar(self.settings):
             from assistant.grammar import quote_forcing, quote_grammar
 
-            passages = p.passages()
-            return grammar_kwargs(self.settings, quote_grammar(passages, self.prompt.refusal),
-                                  quote_forcing(passages, self.prompt.refusal))
+            passages, numbers = p.passages(), p.numbers or None
+            kwargs = grammar_kwargs(self.settings, quote_grammar(passages, self.prompt.refusal, numbers),
+                                    quote_forcing(passages, self.prompt.refusal, numbers))
+            if p.corpus_tokens:
+                kwargs["prompt_tokens"] = p.corpus_tokens
+            return kwargs
         return {}
 
     def _generate(self, inputs: Iterator[Prepared]) -> Iterator[str | Answer]:
@@ -279,7 +345,10 @@ class AnswerChain:
                         first = time.perf_counter() - p.started
                     parts.append(token)
                     yield token
-            yield finish(p, "".join(parts), self.prompt, self.refs, first, self.retriever.knows,
+            raw = "".join(parts)
+            if p.numbers:  # corpus mode: the model cites passages by their number in the corpus
+                raw = renumber(raw, {g: i for i, g in enumerate(p.numbers, 1)})
+            yield finish(p, raw, self.prompt, self.refs, first, self.retriever.knows,
                          self.retriever.is_rare_word, self.retriever.attributor())
 
 

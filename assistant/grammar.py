@@ -31,11 +31,14 @@ def _lit(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def quote_grammar(passages: Sequence[Shown], refusal: str) -> str:
-    """GBNF: either the refusal alone, or 1-3 quote lines of real sentences then an answer line."""
+def quote_grammar(passages: Sequence[Shown], refusal: str, numbers: Sequence[int] | None = None) -> str:
+    """GBNF: either the refusal alone, or 1-3 quote lines of real sentences then an answer line.
+
+    ``numbers`` are the labels the model knows the passages by (default 1..k; in corpus mode, their place
+    in the whole corpus)."""
     rules = []
     alts = []
-    for n, passage in enumerate(passages, 1):
+    for n, passage in zip(numbers or range(1, len(passages) + 1), passages, strict=True):
         sents = passage_sentences(passage)
         if not sents:
             continue
@@ -56,7 +59,9 @@ def quote_grammar(passages: Sequence[Shown], refusal: str) -> str:
 _OPEN_QUOTE = re.compile(r'\[(\d+)\] "([^"\n]*)$')
 
 
-def quote_forcing(passages: Sequence[Shown], refusal: str) -> Callable[[str], str | None]:
+def quote_forcing(
+    passages: Sequence[Shown], refusal: str, numbers: Sequence[int] | None = None
+) -> Callable[[str], str | None]:
     """What the grammar of :func:`quote_grammar` forces next, given the output so far.
 
     Inside a quote, once the text typed matches the start of exactly one
@@ -65,7 +70,8 @@ def quote_forcing(passages: Sequence[Shown], refusal: str) -> Callable[[str], st
     the refusal is. The decoder (``assistant.engine``) evaluates forced text in
     one batch instead of token by token.
     """
-    sentences = {n: passage_sentences(p) for n, p in enumerate(passages, 1)}
+    sentences = {n: passage_sentences(p) for n, p in zip(numbers or range(1, len(passages) + 1), passages,
+                                                          strict=True)}
 
     def forced(text: str) -> str | None:
         m = _OPEN_QUOTE.search(text)

@@ -121,7 +121,7 @@ _models_lock = threading.Lock()
 
 def _key(settings: Settings) -> tuple:
     return (
-        settings.llm_base_url, settings.llm_model_name, settings.llm_model_path, settings.n_ctx,
+        settings.llm_base_url, settings.llm_model_name, settings.llm_model_path, settings.context_tokens,
         settings.n_threads, settings.n_batch, settings.max_tokens, settings.temperature,
         settings.decode_check_first, settings.decode_fast_forward, settings.flash_attn, settings.llm_timeout_s,
         settings.llm_endpoint_kind, settings.llm_api_key, settings.llm_max_retries,
@@ -242,7 +242,7 @@ def _local(settings: Settings) -> BaseChatModel:
     try:
         llama = Llama(
             model_path=str(path),
-            n_ctx=settings.n_ctx,
+            n_ctx=settings.context_tokens,
             n_batch=settings.n_batch,
             n_threads=settings.n_threads or os.cpu_count() or 2,
             # take rope parameters from the GGUF: LangChain's ChatLlamaCpp defaults made this model invent text
@@ -282,7 +282,9 @@ class LocalChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "llama-cpp-engine"
 
-    def _pieces(self, messages, grammar: str | None = None, forced=None, max_tokens: int | None = None):
+    def _pieces(self, messages, grammar: str | None = None, forced=None, max_tokens: int | None = None,
+                prompt_tokens: list[int] | None = None):
+        """``prompt_tokens`` (corpus mode) replaces the messages' own formatting."""
         from assistant.engine import chatml
 
         roles = {"system": "system", "human": "user", "ai": "assistant"}
@@ -290,7 +292,7 @@ class LocalChatModel(BaseChatModel):
                  for m in messages]
         with self.engine.lock:
             yield from self.engine.generate(
-                self.engine.tokenize(chatml(turns)), max_tokens or self.max_tokens, grammar,
+                prompt_tokens or self.engine.tokenize(chatml(turns)), max_tokens or self.max_tokens, grammar,
                 forced if self.fast_forward else None, check_first=self.check_first,
                 temperature=self.temperature,
             )

@@ -205,6 +205,16 @@ class Retrieved:
     bm25: float | None  # BM25 score, if any query term occurs in the chunk
 
 
+def _names(chunk: Chunk, word: str) -> bool:
+    """The passage is about ``word``: it names it in its first sentence (a list item's or table row's label
+    included), not only in passing further on."""
+    from assistant.chunking import split_sentences
+
+    spans = split_sentences(chunk.text)
+    head = chunk.text[: spans[0][1]] if spans else chunk.text
+    return re.search(rf"\b{re.escape(word)}", head, re.I) is not None
+
+
 def neighbours(chunks: Sequence[Chunk]) -> np.ndarray:
     """(n, 2) positions of each chunk's previous and next chunk in the same source and section; -1 if none.
 
@@ -293,30 +303,41 @@ class HybridRetriever(BaseRetriever):
         return out
 
     def retrieve_covering(self, query: str, terms: Sequence[tuple[str, str]], k: int | None = None) -> list[Retrieved]:
-        """Like :meth:`retrieve`, but a question naming several things gets a passage about each.
+        """Like :meth:`retrieve`, but every named thing in the question gets a passage that is about it.
 
         ``terms`` are (canonical name, word as written) of the named things in
         the question, in order. Why: for "How does anastrozole differ from
-        clomiphene?" the three best passages by score are all about clomiphene
+        clomiphene?" the three best passages by score were all about clomiphene
         (one mentions anastrozole in passing), so the model had nothing to say
-        about anastrozole but a subordinate clause it then misread. Each term
-        gets the best passage of the question asked about it alone (the other
-        terms left out), after the overall best passage; the rest of the slots
-        keep the overall order.
+        about anastrozole but a subordinate clause it then misread; and for
+        "What exactly is gonadorelin and how is it given in these protocols?"
+        three passages about protocols outranked the one about gonadorelin.
+        With several terms, each gets the best passage of the question asked
+        about it alone (the others left out), after the overall best passage;
+        a single term that no chosen passage is about (names in its first
+        sentence) gets the best passage that is. The remaining slots keep the overall order.
         """
         k = k or self.settings.top_k
         ranked = self.retrieve(query, max(k, 2 * k))
-        if len(terms) < 2 or k < 2:
+        if not terms or k < 2:
             return ranked[:k]
-        chosen: list[Retrieved] = ranked[:1]
+        chosen: list[Retrieved] = ranked[:1] if len(terms) > 1 else ranked[:k]
         for _, word in terms:
+            if len(terms) == 1 and any(_names(r.chunk, word) for r in chosen):
+                break
             others = [w for _, w in terms if w != word]
             sub = re.sub("|".join(re.escape(w) for w in others), " ", query, flags=re.I) if others else query
-            for r in self.retrieve(sub, k):
-                if all(r.chunk.id != c.chunk.id for c in chosen):
-                    chosen.append(r)
-                    break
-            if len(chosen) >= k:
+            if len(terms) == 1:
+                pool = [r for r in self.retrieve(sub, self.settings.candidate_k) if _names(r.chunk, word)]
+            else:
+                pool = self.retrieve(sub, 2 * k)
+            pick = next((r for r in pool if all(r.chunk.id != c.chunk.id for c in chosen)), None)
+            if pick is not None:
+                if len(chosen) >= k:
+                    chosen[-1] = pick  # the lowest of the overall best gives way
+                else:
+                    chosen.append(pick)
+            if len(chosen) >= k and len(terms) > 1:
                 break
         for r in ranked:
             if len(chosen) >= k:
@@ -388,6 +409,13 @@ class HybridRetriever(BaseRetriever):
         ranked = [(score, key, sims.get(key)) for key, score in fused.items()]
         ranked.sort(key=lambda t: -t[0])
         return ranked
+
+    def snapshot(self) -> tuple[object, list[Chunk]]:
+        """(a token that changes when the store does, every chunk): what corpus mode reads into the model."""
+        if self._bm25 is None:
+            self.refresh()
+        with self._lock:
+            return self._bm25, list(self._chunks)
 
     def attributor(self):
         """The attribution checker for the current snapshot: the corpus's names, aliases and word rarity."""

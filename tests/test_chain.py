@@ -125,3 +125,28 @@ def test_follow_up_uses_previous_question(retriever, ingested_settings) -> None:
     answer = ask(chain, "Which one is first-line for secondary hypogonadism?", history)
     assert answer.query.startswith("How does anastrozole differ from clomiphene?")
     assert "Earlier question: How does anastrozole differ from clomiphene?" in fake.seen[0][1].content
+
+
+def test_a_contradicting_answer_falls_back_to_its_quotes(retriever, ingested_settings) -> None:
+    """Plumbing with a scripted fake model: the swapped headline answer is removed, the verified quote is the
+    answer, and the CLI, the chat page and --json all say what was removed and why."""
+    from assistant.cli import format_answer
+    from assistant.render import chat_markdown
+
+    quote = ("Unlike Anastrozole, which blocks estrogen production, Clomiphene works by competitively binding to "
+             "estrogen receptors in the hypothalamus and pituitary.")
+    swapped = ("Anastrozole works by competitively binding to estrogen receptors in the hypothalamus and pituitary, "
+               "while Clomiphene works by blocking estrogen production [1].")
+    chain, _ = _chain(retriever, ingested_settings, f'Quotes:\n[1] "{quote}"\nAnswer: {swapped}')
+    answer = ask(chain, "How does anastrozole differ from clomiphene?")
+    assert not answer.abstained and answer.fell_back and answer.prose == ""
+    assert answer.answer.startswith("The sources say:\n[1] “Unlike Anastrozole") and swapped not in answer.answer
+    assert answer.drafted == swapped
+    removed = [c for c in answer.checks if not c.kept]
+    assert len(removed) == 2 and all(c.how == "attribution" for c in removed)
+    assert any(c.verified and c.quote == quote for c in answer.citations)
+    page = chat_markdown(answer)
+    assert "~~Anastrozole works by competitively binding" in page and "not of anastrozole" in page
+    assert "Removed from the model's draft" in format_answer(answer)
+    public = answer.public()
+    assert public["fell_back"] and public["drafted"] == swapped and len(public["checks"]) == 2

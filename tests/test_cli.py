@@ -28,11 +28,14 @@ def test_ask_json_is_one_conversation(ingested_settings: Settings) -> None:
     lines = [json.loads(x) for x in proc.stdout.splitlines() if x.strip()]
     assert len(lines) == 2
     for obj in lines:
-        assert set(obj) == {"question", "answer", "abstained", "citations", "contexts", "timings"}
+        assert set(obj) == {"question", "query", "answer", "abstained", "citations", "contexts", "timings", "prose",
+                            "checks", "drafted", "fell_back"}
         assert set(obj["timings"]) == {"retrieval_s", "first_token_s", "total_s"}
         for c in obj["citations"]:
             assert {"n", "chunk_id", "source", "section", "quote", "verified", "start", "end"} <= set(c)
-    assert "hcg" in lines[1]["question"].lower() or lines[1]["contexts"]
+    # one conversation: the follow-up ("it") was retrieved together with the question it follows
+    assert lines[1]["query"] == "What does hCG do in male infertility treatment? What is usually combined with it?"
+    assert lines[0]["query"] == lines[0]["question"]
     assert "Traceback" not in proc.stderr
 
 

@@ -240,7 +240,7 @@ def test_bad_question_in_chain(case: str, retriever: HybridRetriever, ingested_s
     assert message in str(err.value) and len(str(err.value)) < 200
     assert calls == []
     after = ask(chain, GOOD_QUESTION)  # nothing lost: the next question is answered as usual
-    assert not after.abstained and after.answer == "It blocks aromatase [1].", after.raw
+    assert not after.abstained and after.prose == "It blocks aromatase [1].", after.raw
     assert calls == [1]
 
 

@@ -164,7 +164,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     cmd = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(model_path(s)),
         "--model_alias", s.llm_model_name, "--host", "127.0.0.1", "--port", str(port),
-        "--n_ctx", str(s.n_ctx), "--n_batch", str(s.n_batch),
+        "--n_ctx", str(s.context_tokens), "--n_batch", str(s.n_batch),
         "--n_threads", threads, "--n_threads_batch", threads,
         "--rope_freq_base", "0", "--rope_freq_scale", "0",  # from the GGUF, as assistant/llm.py does
         "--flash_attn", str(s.flash_attn), "--logits_all", "False", "--use_mlock", "False", "--verbose", "False",

@@ -22,6 +22,7 @@ VARIABLES: dict[str, tuple[set[str], set[str]]] = {
     "user": ({"passages", "question", "history", "refusal"}, {"passages", "question"}),
     "passage": ({"n", "section", "text", "cites"}, {"n", "text"}),
     "history_turn": ({"question", "answer"}, {"question"}),
+    "corpus_pointer": ({"numbers"}, {"numbers"}),
 }
 
 
@@ -46,6 +47,8 @@ class Prompt(BaseModel):
     user: str
     passage: str = "[{n}] {text}"
     history_turn: str = "Earlier question: {question}\n"
+    #: corpus mode: the line after the question that points the model at the passages retrieval chose
+    corpus_pointer: str = "The passages about this question: {numbers}."
     grammar: bool = False  # constrain quotes to passage sentences (local model only)
 
     @model_validator(mode="after")
