@@ -13,7 +13,10 @@ name that hashes everything it depends on (the exact prompt tokens, which
 cover the corpus and the prompt version, the model file and the context
 settings), so a re-ingest, a prompt edit or another model never finds a stale
 file; a file that does not load (corrupt, truncated, another llama.cpp) is
-rebuilt with a warning. When the corpus does not fit the context, or with a
+rebuilt with a warning. llama.cpp aborts the whole process on some damaged
+state files instead of returning an error, so a file is handed to it only when
+its size and SHA-256 match the manifest written beside it after a complete save.
+When the corpus does not fit the context, or with a
 remote LLM endpoint, the chain uses passages in the prompt instead.
 """
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import json
 import logging
 import os
 from collections.abc import Sequence
@@ -52,6 +56,7 @@ class CorpusContext:
         digest.update(f"{model_id}|{llama.n_ctx()}|{llama.n_batch}".encode())
         self.key = digest.hexdigest()[:24]
         self.path = Path(cache_dir) / f"corpus-kv-{self.key}.bin"
+        self.manifest = self.path.with_suffix(".json")
 
     def fits(self) -> bool:
         return len(self.prefix) + ANSWER_ROOM <= self.engine.llama.n_ctx()
@@ -72,6 +77,7 @@ class CorpusContext:
             log.warning("the corpus cache %s could not be loaded (corrupt or from another version); rebuilding it",
                         self.path)
             self.path.unlink(missing_ok=True)
+            self.manifest.unlink(missing_ok=True)
         self._build(progress)
         self._save()
         return "built"
@@ -100,12 +106,25 @@ class CorpusContext:
             tmp.unlink(missing_ok=True)
             log.warning("could not save the corpus cache to %s", self.path)
             return
+        manifest = {"bytes": tmp.stat().st_size, "sha256": _file_sha256(tmp), "tokens": len(self.prefix)}
         tmp.replace(self.path)
+        self.manifest.write_text(json.dumps(manifest))
         log.info("corpus cache saved: %s (%.0f MB)", self.path, self.path.stat().st_size / 1e6)
+
+    def _intact(self) -> bool:
+        """The file is exactly what a complete save wrote (checked before llama.cpp ever reads it)."""
+        try:
+            manifest = json.loads(self.manifest.read_text())
+            return (manifest.get("tokens") == len(self.prefix) and self.path.stat().st_size == manifest.get("bytes")
+                    and _file_sha256(self.path) == manifest.get("sha256"))
+        except (OSError, ValueError, AttributeError):
+            return False
 
     def _load(self) -> bool:
         import llama_cpp
 
+        if not self._intact():
+            return False
         llama = self.engine.llama
         self.engine.rewind(0)
         capacity = len(self.prefix)
@@ -126,3 +145,11 @@ class CorpusContext:
     def prompt(self, question_part: str) -> list[int]:
         """The prompt tokens: the cached corpus prefix, then the rest of the user turn and the answer's start."""
         return self.prefix + self.engine.tokenize(f"{question_part}<|im_end|>\n<|im_start|>assistant\n")
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -31,7 +31,7 @@ import logging
 import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -50,6 +50,7 @@ class Stats:
     decoded: int = 0
     forced: int = 0
     grammar_full: int = 0
+    tokens: list[int] = field(default_factory=list)  # what was generated, for comparing decoders token by token
 
 
 def chatml(messages: Sequence[tuple[str, str]]) -> str:
@@ -179,12 +180,14 @@ class LlamaEngine:
                 if g:
                     g.accept(token)
                 produced += 1
+                stats.tokens.append(token)
                 piece = decoder.decode(self.llama.detokenize([token]))
                 text += piece
                 ahead = forced(text) if forced else None
                 if ahead and produced < max_tokens:
                     kept, logits = self._fast_forward(token, ahead, max_tokens - produced, g, check_first, stats)
                     produced += len(kept)
+                    stats.tokens.extend(kept)
                     more = decoder.decode(self.llama.detokenize(kept)) if kept else ""
                     text += more
                     piece += more

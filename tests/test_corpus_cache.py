@@ -54,6 +54,14 @@ def test_built_once_then_loaded_and_a_corrupt_file_is_rebuilt(parts, tmp_path, c
         ctx.path.write_bytes(b"not a llama.cpp state file")
         engine.rewind(0)
         assert ctx.ensure(progress=False) == "built"
+        data = bytearray(ctx.path.read_bytes())  # same size, damaged in the middle
+        data[size // 2 : size // 2 + 64] = bytes(64)
+        ctx.path.write_bytes(bytes(data))
+        engine.rewind(0)
+        assert ctx.ensure(progress=False) == "built"
+        ctx.manifest.unlink()  # a save that died before its manifest was written
+        engine.rewind(0)
+        assert ctx.ensure(progress=False) == "built" and ctx.manifest.is_file()
         # an answer from the cached prefix costs only the question's tokens
         tokens = ctx.prompt("Question: What is this about?\nThe passages about this question: [1].")
         text = "".join(engine.generate(tokens, 24))

@@ -1,9 +1,16 @@
-"""The exact decoding speed-ups give byte-identical output to llama-cpp-python's own grammar path (real model).
+"""The decoding speed-ups against llama-cpp-python's own grammar path (real model, whole answers).
 
 Reference: ``Llama.create_completion`` with the same prompt and GBNF grammar, greedy, repeat penalty 1.0 -
-what the chain ran before (via LangChain's ChatLlamaCpp). Candidates: grammar check-then-resample, and that
-plus the forced-token fast-forward, on whole answers: the quotes, where the fast-forward acts, and
-the start of the answer written after them (computed on top of the batch-evaluated quotes).
+what the chain ran before (via LangChain's ChatLlamaCpp).
+
+- Grammar check-then-resample picks from the same logits as the reference, one token at a time, so its
+  output must be byte-identical on every question.
+- The forced-token fast-forward evaluates a quote's known rest in one batch. llama.cpp's CPU kernels
+  accumulate in a different order for a batch than for single tokens, so the KV values differ in the last
+  bits, and a later near-tie (two tokens within a hair of each other) can tip the other way: measured on the
+  headline question, "whereas" against "while" after a fast-forwarded quote. So the fast path must be
+  identical on most questions and, where it is not, diverge only at a genuine near-tie of the reference's
+  own logits and never inside a quote; a logic error (a wrong forced token, a grammar slip) fails that.
 """
 
 from __future__ import annotations
@@ -27,7 +34,8 @@ QUESTIONS = [
     "Why does obesity raise estrogen in men?",
     "What is the capital of Australia?",
 ]
-MAX_TOKENS = 320  # whole answers: a cut after N tokens would compare tokenisations, not text
+MAX_TOKENS = 160  # the quotes and the prose written on top of them; compared token by token
+NEAR_TIE = 0.25  # logits: the reference's two candidates at a divergence must be this close
 
 
 @pytest.fixture(scope="module")
@@ -44,29 +52,47 @@ def test_speedups_give_the_same_answer_as_the_reference_decoder(chain) -> None:
 
     model = chain._llm_factory()
     engine = model.engine
-    fast_forwarded = 0
+    fast_forwarded = identical = compared = 0
     for question in QUESTIONS:
         p = chain.prepare({"question": question, "history": []})
         if not p.messages:
             continue
         passages = p.passages()
         grammar = quote_grammar(passages, chain.prompt.refusal)
+        forcing = quote_forcing(passages, chain.prompt.refusal)
         prompt = chatml([("system", p.messages[0].content), ("user", p.messages[1].content)])
         with engine.lock:
-            # each decoder reads the prompt from scratch: llama.cpp's float results depend on how tokens were
-            # batched, so a prompt partly read from the cache could tip a near-tie either way (measured: the
-            # hCG question's answer changes with the cache state, in llama-cpp-python's own loop too)
+            # the prompt is read once, in one layout, and every decoder starts from that cache with its last
+            # token evaluated again: a prompt read in other batches (another question's cache) changes floats
             tokens = engine.tokenize(prompt)
             engine.rewind(0)
+            engine.feed(tokens)
+            engine.rewind(len(tokens) - 1)
             ref = engine.llama.create_completion(
-                prompt, max_tokens=MAX_TOKENS, temperature=0.0, repeat_penalty=1.0, top_k=1, top_p=1.0,
+                tokens, max_tokens=MAX_TOKENS, temperature=0.0, repeat_penalty=1.0, top_k=1, top_p=1.0,
                 grammar=LlamaGrammar.from_string(grammar, verbose=False), stop=["<|im_end|>"],
             )["choices"][0]["text"]
-            engine.rewind(0)
-            checked = "".join(engine.generate(tokens, MAX_TOKENS, grammar))
-            engine.rewind(0)
-            fast = "".join(engine.generate(tokens, MAX_TOKENS, grammar, quote_forcing(passages, chain.prompt.refusal)))
+            engine.rewind(len(tokens) - 1)
+            checked = "".join(engine.generate(tokens, MAX_TOKENS, grammar, None))
+            ref_tokens = list(engine.last.tokens)
+            engine.rewind(len(tokens) - 1)
+            fast = "".join(engine.generate(tokens, MAX_TOKENS, grammar, forcing))
+            fast_tokens = list(engine.last.tokens)
             fast_forwarded += engine.last.forced
-        assert checked == ref, question
-        assert fast == ref, question
+            compared += 1
+            assert checked == ref, f"check-then-resample differs from the reference: {question}"
+            if fast_tokens == ref_tokens:
+                assert fast == ref, question
+                identical += 1
+                continue
+            d = next(i for i, (a, b) in enumerate(zip(ref_tokens, fast_tokens, strict=False)) if a != b)
+            engine.rewind(len(tokens) - 1)
+            for t in [tokens[-1], *ref_tokens[:d]]:  # one at a time, as the reference read them
+                engine.llama.eval([t])
+            logits = engine.logits()
+            margin = abs(float(logits[ref_tokens[d]]) - float(logits[fast_tokens[d]]))
+        before = engine.llama.detokenize(ref_tokens[:d]).decode("utf-8", "replace")
+        assert margin < NEAR_TIE, f"{question}: the fast path left the reference at a clear choice ({margin:.3f})"
+        assert before.count("\"") % 2 == 0, f"{question}: the fast path changed a quote: {before[-80:]!r}"
+    assert compared >= 9 and identical >= compared - 2, f"only {identical} of {compared} identical"
     assert fast_forwarded > 50  # the fast-forward did act

@@ -134,10 +134,16 @@ def test_retrieval_scores_against_gold() -> None:
 def test_deterministic_scores_and_applicability() -> None:
     answer = {"answer": "x", "abstained": True, "contexts": [{"text": CONTEXTS[0]}], "timings": {"total_s": 2.5},
               "citations": [{"quote": "a", "verified": True}, {"quote": "b", "verified": False}, {"quote": None}]}
-    s = deterministic_scores({"expected": "abstain", "gold": []}, answer)
-    assert s == {"quote_verification": 0.5, "abstention_accuracy": 1.0, "latency_s": 2.5}
-    s = deterministic_scores({"expected": "answer", "gold": ["selectively inhibiting the aromatase"]}, answer)
-    assert s["abstention_accuracy"] == 0.0 and s["hit@1"] == 1.0
+    s, reasons = deterministic_scores({"expected": "abstain", "gold": []}, answer)
+    assert s == {"quote_verification": 0.5, "abstention_accuracy": 1.0, "latency_s": 2.5} and reasons == {}
+    s, reasons = deterministic_scores({"expected": "answer", "gold": ["selectively inhibiting the aromatase"],
+                                       "must": [["aromatase"]]}, answer)
+    assert s["abstention_accuracy"] == 0.0 and s["hit@1"] == 1.0 and s["false_refusal"] == 1.0
+    assert s["answer_correct"] == 0.0 and reasons["answer_correct"] == "refused"
+    answered = {**answer, "abstained": False, "answer": "It blocks the aromatase enzyme."}
+    s, reasons = deterministic_scores({"expected": "answer", "gold": [], "must": [["aromatase"]],
+                                       "must_not": ["estrogen receptors"]}, answered)
+    assert s["answer_correct"] == 1.0 and s["false_refusal"] == 0.0
     assert not needs("claim_faithfulness", {}, answer)  # an abstention makes no claim to judge
     assert not needs("context_recall", {"expected": "abstain", "reference": "r"}, {**answer, "abstained": False})
 
