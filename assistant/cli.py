@@ -165,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_serve = sub.add_parser("serve", parents=[common], help="start the web UI")
     p_serve.add_argument("--host")
     p_serve.add_argument("--port", type=int)
+    p_serve.add_argument("--maintainer", action="store_true",
+                         help="show the maintainer settings (127.0.0.1 only; with ASSISTANT_UI_AUTH, after login)")
     args = parser.parse_args(argv)
 
     from pydantic import ValidationError
@@ -173,6 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(
             prompt=args.prompt, store_dir=args.store, top_k=args.top_k,
             ui_host=getattr(args, "host", None), ui_port=getattr(args, "port", None),
+            ui_maintainer=getattr(args, "maintainer", None) or None,
         )
     except ValidationError as exc:
         print(f"error: invalid settings: {exc}", file=sys.stderr)

@@ -57,6 +57,16 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def model_fingerprint(settings: Settings) -> str:
+    """What identifies the model answers come from: the packaged model's sha256, a GGUF file's streamed sha256,
+    or the remote endpoint and model name."""
+    if settings.llm_base_url:
+        return f"remote:{settings.llm_model_name}@{settings.llm_base_url}"
+    if settings.llm_model_path is None:
+        return DEFAULT_MODEL_SHA256
+    return _sha256(Path(settings.llm_model_path))
+
+
 _assemble_lock = threading.Lock()
 
 

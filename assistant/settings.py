@@ -146,8 +146,22 @@ class Settings(BaseSettings):
     ui_port: int = 7860
     ui_auth: str | None = Field(None, description="user:password, enables login.")
     ui_concurrency: int = Field(1, ge=1)
+    ui_maintainer: bool = Field(
+        False, description="Show the maintainer settings (prompt version, passages) on a 127.0.0.1 server without a "
+        "login (serve --maintainer); with ui_auth they are shown to the signed-in user."
+    )
+
+    feedback_db: Path | None = Field(
+        None, description="SQLite file of the chat page's thumbs up/down; default: feedback.sqlite next to the store."
+    )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @property
+    def feedback_path(self) -> Path:
+        if self.feedback_db is not None:
+            return Path(self.feedback_db)
+        return (self.model_cache_dir if self.chroma_host else Path(self.store_dir).parent) / "feedback.sqlite"
 
     @property
     def context_tokens(self) -> int:

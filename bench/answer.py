@@ -14,7 +14,10 @@ prefix cache works as in the product):
   (``decode_check_first`` and ``decode_fast_forward`` off);
 - ``check``: the chain with grammar check-then-resample only;
 - ``chain``: the product's default (check-then-resample and forced-token
-  fast-forward, plus the answer-time claim checks).
+  fast-forward, plus the answer-time claim checks);
+- ``corpus``: the chain in corpus cache mode (the whole corpus in the KV
+  cache, loaded from disk; each question adds only itself and the numbers
+  of its passages). Its cache file is built before timing starts.
 
 Prints median time to first token, total time, generated tokens/s and the
 process's peak RSS after each mode, the ratios of ``chain`` to ``straight``,
@@ -48,8 +51,8 @@ from assistant.ingestion import ingest  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 from bench.common import load_cases, machine, write_result  # noqa: E402
 
-MODES = ("straight", "reference", "check", "chain")
-DECODING = {"reference": (False, False), "check": (True, False), "chain": (True, True)}
+MODES = ("straight", "reference", "check", "chain", "corpus")
+DECODING = {"reference": (False, False), "check": (True, False), "chain": (True, True), "corpus": (True, True)}
 
 
 
@@ -175,7 +178,8 @@ def main() -> None:
                 results[mode] = run_straight(base, cases, args.runs)
             else:
                 check, fast = DECODING[mode]
-                settings = base.model_copy(update={"decode_check_first": check, "decode_fast_forward": fast})
+                settings = base.model_copy(update={"decode_check_first": check, "decode_fast_forward": fast,
+                                                   "context_mode": "corpus" if mode == "corpus" else "passages"})
                 results[mode] = run_chain(settings, questions, args.runs, mode)
     ref = results.get("straight")
     print(f"\n## Answer latency (prompt {base.prompt}, medians; ratios to straight llama.cpp from the gold passage)\n")

@@ -99,12 +99,15 @@ class MemorySampler:
         return max(self.peak_kib, self.hwm_kib) / 1024
 
 
-def start_server(store: Path) -> tuple[subprocess.Popen, str]:
+def start_server(store: Path, feedback_db: Path, context_mode: str) -> tuple[subprocess.Popen, str]:
+    import os
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    env = {**os.environ, "ASSISTANT_FEEDBACK_DB": str(feedback_db), "ASSISTANT_CONTEXT_MODE": context_mode}
     proc = subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--port", str(port), "--store", str(store)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     for _ in range(600):
         if proc.poll() is not None:
             raise SystemExit(f"server exited with code {proc.returncode}")
@@ -121,7 +124,7 @@ def session(url: str, turns: tuple[str, str]) -> dict:
     from gradio_client import Client
 
     client = Client(url, verbose=False)
-    out = {"latencies": [], "errors": [], "leak": False}
+    out = {"latencies": [], "errors": [], "leak": False, "feedback": 0}
     for i, message in enumerate(turns):
         t0 = time.perf_counter()
         try:
@@ -137,6 +140,12 @@ def session(url: str, turns: tuple[str, str]) -> dict:
         others = [c[0] for c in CONVERSATIONS if c != turns]
         if i == 1 and any(o in searched for o in others):
             out["leak"] = True
+        try:  # every session leaves feedback on every answer
+            note = client.predict(question=message, answer=answer, rating=-1 if i else 1,
+                                  comment=f"load test {id(out)} turn {i}", api_name="/feedback")
+            out["feedback"] += note.startswith("recorded")
+        except Exception as exc:
+            out["errors"].append(f"feedback: {type(exc).__name__}: {exc}")
     return out
 
 
@@ -144,6 +153,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sessions", type=int, default=8)
     ap.add_argument("--url", help="an already running server (no memory figure then)")
+    ap.add_argument("--context-mode", default="passages", choices=("passages", "corpus"))
     args = ap.parse_args()
     started = time.perf_counter()
     proc = sampler = None
@@ -153,7 +163,8 @@ def main() -> None:
             store = Path(tmp) / "store"
             subprocess.run([sys.executable, str(ROOT / "ingest.py"), "--no-progress", "--store", str(store)],
                            cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-            proc, url = start_server(store)
+            feedback_db = Path(tmp) / "feedback.sqlite"
+            proc, url = start_server(store, feedback_db, args.context_mode)
             sampler = MemorySampler(proc.pid)
         try:
             t0 = time.perf_counter()
@@ -167,22 +178,30 @@ def main() -> None:
             if proc is not None:
                 proc.terminate()
                 proc.wait(60)
+            stored = 0
+            if url is not None and args.url is None:
+                from assistant.feedback import FeedbackStore
+
+                stored = len(FeedbackStore(feedback_db).rows())
     lat = [x for r in results for x in r["latencies"]]
+    sent = sum(r["feedback"] for r in results)
     errors = [e for r in results for e in r["errors"]]
     leaks = sum(r["leak"] for r in results)
     peak = f"{sampler.peak_mib:,.0f}" if sampler else "n/a"
     print(f"machine: {machine()}")
     print(f"\n## UI load ({args.sessions} sessions x 2 turns, concurrent)\n")
-    print("| requests | errors | p50 s | p95 s | wall s | cross-session leaks | server peak RSS MiB |")
-    print("|---|---|---|---|---|---|---|")
+    print("| requests | errors | p50 s | p95 s | wall s | cross-session leaks | feedback sent / stored "
+          "| server peak RSS MiB |")
+    print("|---|---|---|---|---|---|---|---|")
     print(f"| {len(lat) + len(errors)} | {len(errors)} | {percentile(lat, 0.5):.1f} | {percentile(lat, 0.95):.1f} "
-          f"| {wall:.0f} | {leaks} | {peak} |")
+          f"| {wall:.0f} | {leaks} | {sent} / {stored} | {peak} |")
     for e in errors[:5]:
         print("error:", e[:200])
     write_result("ui_load", {
         "sessions": args.sessions, "requests": len(lat) + len(errors), "errors": len(errors),
         "error_samples": [e[:200] for e in errors[:5]], "p50_s": percentile(lat, 0.5), "p95_s": percentile(lat, 0.95),
-        "wall_s": wall, "cross_session_leaks": leaks,
+        "wall_s": wall, "cross_session_leaks": leaks, "feedback_sent": sent, "feedback_stored": stored,
+        "context_mode": args.context_mode,
         "server_peak_rss_mib": sampler.peak_mib if sampler else None,
         "server_sampled_rss_mib": sampler.peak_kib / 1024 if sampler else None,
         "server_vmhwm_mib": sampler.hwm_kib / 1024 if sampler else None,

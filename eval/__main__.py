@@ -71,11 +71,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not argv or argv[0] in ("-h", "--help"):
         print("usage: python -m eval run [options] | python -m eval compare RUN_A RUN_B [--fail-on-regression T]"
-              " | python -m eval advice [--train]")
+              " | python -m eval advice [--train] | python -m eval feedback export --out FILE")
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
     if command == "run":
         return _run(rest)
+    if command == "feedback":
+        from eval.feedback import main as feedback_main
+
+        return feedback_main(rest)
     if command == "advice":
         from eval.advice import main as advice_main
 
@@ -84,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         from eval.compare import main as compare_main
 
         return compare_main(rest)
-    print(f"unknown command {command!r}: use run, compare or advice", file=sys.stderr)
+    print(f"unknown command {command!r}: use run, compare, advice or feedback", file=sys.stderr)
     return 2
 
 

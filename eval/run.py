@@ -164,13 +164,9 @@ def package_sha256(root: Path = ANSWER_PACKAGE) -> str:
 
 
 def model_sha256(settings: Settings) -> str:
-    from assistant.llm import DEFAULT_MODEL_SHA256, _sha256
+    from assistant.llm import model_fingerprint
 
-    if settings.llm_base_url:
-        return f"remote:{settings.llm_model_name}@{settings.llm_base_url}"
-    if settings.llm_model_path is None:
-        return DEFAULT_MODEL_SHA256
-    return _sha256(Path(settings.llm_model_path))  # streamed: the file is a gigabyte
+    return model_fingerprint(settings)
 
 
 def fingerprints(settings: Settings) -> Fingerprints:
