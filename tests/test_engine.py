@@ -80,6 +80,8 @@ def test_speedups_give_the_same_answer_as_the_reference_decoder(chain) -> None:
             fast_tokens = list(engine.last.tokens)
             fast_forwarded += engine.last.forced
             compared += 1
+            # a cut after MAX_TOKENS can end inside a UTF-8 character: we show it as U+FFFD, llama-cpp-python drops it
+            checked, fast = checked.rstrip("\ufffd"), fast.rstrip("\ufffd")
             assert checked == ref, f"check-then-resample differs from the reference: {question}"
             if fast_tokens == ref_tokens:
                 assert fast == ref, question
