@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from assistant.chunking import Chunk
+from assistant.documents import path_sha256
 from assistant.engine import LlamaEngine
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ class CorpusContext:
             tmp.unlink(missing_ok=True)
             log.warning("could not save the corpus cache to %s", self.path)
             return
-        manifest = {"bytes": tmp.stat().st_size, "sha256": _file_sha256(tmp), "tokens": len(self.prefix)}
+        manifest = {"bytes": tmp.stat().st_size, "sha256": path_sha256(tmp), "tokens": len(self.prefix)}
         tmp.replace(self.path)
         self.manifest.write_text(json.dumps(manifest))
         log.info("corpus cache saved: %s (%.0f MB)", self.path, self.path.stat().st_size / 1e6)
@@ -116,7 +117,7 @@ class CorpusContext:
         try:
             manifest = json.loads(self.manifest.read_text())
             return (manifest.get("tokens") == len(self.prefix) and self.path.stat().st_size == manifest.get("bytes")
-                    and _file_sha256(self.path) == manifest.get("sha256"))
+                    and path_sha256(self.path) == manifest.get("sha256"))
         except (OSError, ValueError, AttributeError):
             return False
 
@@ -146,10 +147,3 @@ class CorpusContext:
         """The prompt tokens: the cached corpus prefix, then the rest of the user turn and the answer's start."""
         return self.prefix + self.engine.tokenize(f"{question_part}<|im_end|>\n<|im_start|>assistant\n")
 
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

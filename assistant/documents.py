@@ -31,6 +31,15 @@ def file_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def path_sha256(path: Path) -> str:
+    """The SHA-256 of a file read in blocks: model files and KV caches are hundreds of megabytes."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        while block := f.read(1 << 22):
+            h.update(block)
+    return h.hexdigest()
+
+
 def _decode(data: bytes) -> str:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise DocumentError("UTF-16 text is not supported: save the file as UTF-8")

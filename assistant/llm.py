@@ -21,6 +21,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
+from assistant.documents import path_sha256
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,14 +50,6 @@ def _part_paths() -> list[Path]:
     return paths
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 22):
-            h.update(block)
-    return h.hexdigest()
-
-
 def model_fingerprint(settings: Settings) -> str:
     """What identifies the model answers come from: the packaged model's sha256, a GGUF file's streamed sha256,
     or the remote endpoint and model name."""
@@ -64,7 +57,7 @@ def model_fingerprint(settings: Settings) -> str:
         return f"remote:{settings.llm_model_name}@{settings.llm_base_url}"
     if settings.llm_model_path is None:
         return DEFAULT_MODEL_SHA256
-    return _sha256(Path(settings.llm_model_path))
+    return path_sha256(Path(settings.llm_model_path))
 
 
 _assemble_lock = threading.Lock()
@@ -85,7 +78,7 @@ def model_path(settings: Settings) -> Path:
             if stamp.read_text().strip() == f"{DEFAULT_MODEL_SHA256} {st.st_size} {int(st.st_mtime)}":
                 return target
         if target.is_file():
-            digest = _sha256(target)
+            digest = path_sha256(target)
             if digest == DEFAULT_MODEL_SHA256:
                 _write_stamp(target, stamp)
                 return target

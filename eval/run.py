@@ -163,20 +163,15 @@ def package_sha256(root: Path = ANSWER_PACKAGE) -> str:
     return _sha256_files(files, root)
 
 
-def model_sha256(settings: Settings) -> str:
-    from assistant.llm import model_fingerprint
-
-    return model_fingerprint(settings)
-
-
 def fingerprints(settings: Settings) -> Fingerprints:
+    from assistant.llm import model_fingerprint
     from assistant.prompts import load_prompt
 
     prompt = load_prompt(settings.prompt)
     corpus = sorted(p for p in Path(settings.corpus_dir).rglob("*") if p.is_file() and not p.name.startswith("."))
     answer_settings = settings.model_dump(mode="json", exclude=NOT_ANSWER_SETTINGS)
     return Fingerprints(
-        prompt=prompt.name, prompt_sha256=prompt.sha256, model_sha256=model_sha256(settings),
+        prompt=prompt.name, prompt_sha256=prompt.sha256, model_sha256=model_fingerprint(settings),
         corpus_sha256=_sha256_files(corpus), code_sha256=package_sha256(), settings=answer_settings,
     )
 
@@ -314,8 +309,10 @@ class Scorer:
 
 
 def judge_name(options: RunOptions, settings: Settings) -> str:
+    from assistant.llm import model_fingerprint
+
     if options.judge == "local":
-        return f"local:{model_sha256(settings.model_copy(update={'llm_base_url': None}))[:16]}"
+        return f"local:{model_fingerprint(settings.model_copy(update={'llm_base_url': None}))[:16]}"
     url = settings.judge_base_url or settings.llm_base_url
     return f"openai:{settings.judge_model_name or settings.llm_model_name}@{url}"
 
