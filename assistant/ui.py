@@ -56,6 +56,17 @@ def history_turns(history: list[dict]) -> list[Turn]:
     return [t for t in turns if t.answer]
 
 
+def rated_turn(history: list[dict], i: int) -> tuple[str, str, list[tuple[str, str]]] | None:
+    """The answer at ``history[i]``, the question it answers and the completed turns before that question;
+    None when ``i`` is not an answer."""
+    msgs = history or []
+    if not (0 <= i < len(msgs)) or msgs[i].get("role") != "assistant":
+        return None
+    question = next((_text(m.get("content")) for m in reversed(msgs[:i]) if m.get("role") == "user"), "")
+    earlier = [(t.question, t.answer) for t in history_turns(msgs[:i])]  # the question itself has no answer yet
+    return question, _text(msgs[i].get("content")), earlier
+
+
 class ChatApp:
     """Keeps one chain per (prompt, top_k) so maintainers can switch prompts live."""
 
@@ -100,14 +111,12 @@ class ChatApp:
 
     def on_like(self, history: list[dict], data: gr.LikeData) -> tuple[int, str, dict]:
         """A thumb on an answer in the page: stored at once; a comment may follow."""
-        msgs = history or []
-        i = data.index if isinstance(data.index, int) else data.index[0]
-        if not (0 <= i < len(msgs)) or msgs[i].get("role") != "assistant":
+        turn = rated_turn(history, data.index if isinstance(data.index, int) else data.index[0])
+        if turn is None:
             return -1, "", gr.update(visible=False)
-        question = next((_text(m.get("content")) for m in reversed(msgs[:i]) if m.get("role") == "user"), "")
-        turns = [(t.question, t.answer) for t in history_turns(msgs[:i])]
+        question, answer, earlier = turn
         rating = 1 if data.liked is True else -1
-        row = self.record(str(question), _text(msgs[i].get("content")), rating, "", turns[:-1] if turns else [])
+        row = self.record(question, answer, rating, "", earlier)
         note = "Thanks: recorded as helpful." if rating > 0 else "Thanks: recorded as wrong. What was wrong?"
         return row, note, gr.update(visible=rating < 0, value="")
 

@@ -140,6 +140,18 @@ def test_a_visitor_cannot_reach_the_maintainer_settings(server: str) -> None:
     assert "Maintainer settings" not in page and "Prompt version" not in page
 
 
+def test_a_rated_answer_keeps_the_conversation_before_it() -> None:
+    from assistant.ui import rated_turn
+
+    history = [{"role": "user", "content": "What is hCG?"},
+               {"role": "assistant", "content": [{"type": "text", "text": "It acts like LH.\n> [1] “q”"}]},
+               {"role": "user", "content": "And FSH?"},
+               {"role": "assistant", "content": "It acts on Sertoli cells."}]
+    assert rated_turn(history, 3) == ("And FSH?", "It acts on Sertoli cells.", [("What is hCG?", "It acts like LH.")])
+    assert rated_turn(history, 1) == ("What is hCG?", "It acts like LH.\n> [1] “q”", [])
+    assert rated_turn(history, 2) is None and rated_turn(history, 9) is None
+
+
 def test_maintainer_settings_need_a_login_or_a_local_flag() -> None:
     from assistant.ui import is_maintainer_page
 
