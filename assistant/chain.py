@@ -18,6 +18,7 @@ from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
 
 from assistant.advice import AdviceGate
 from assistant.condense import gist, is_follow_up, standalone_query
+from assistant.evidence import Unit, related, table_cells
 from assistant.guards import invented_amounts, unknown_subjects
 from assistant.llm import endpoint_errors
 from assistant.prompts import Prompt, load_prompt
@@ -99,12 +100,11 @@ def cell_label(chunk, quote: str) -> str:
     """For a quote from a table row: "<row label>, <column header>" (what the cell is about); else ""."""
     if chunk.kind != "table_row":
         return ""
-    cells = [c.strip() for c in chunk.text.strip().strip("|").split("|")]
-    header = [c.strip() for c in chunk.header.strip().strip("|").split("|")] if chunk.header else []
-    for j, cell in enumerate(cells):
-        if j and quote.strip().rstrip(".") in cell:
-            return f"{cells[0]}, {header[j]}" if j < len(header) else cells[0]
-    return cells[0] if cells and quote.strip() not in cells[0] else ""
+    for label, cell in table_cells(chunk):
+        if quote.strip().rstrip(".") in cell:
+            return label
+    first = chunk.text.strip().strip("|").split("|")[0].strip()
+    return first if quote.strip() not in first else ""
 
 
 def renumber(raw: str, mapping: dict[int, int]) -> str:
@@ -137,8 +137,13 @@ def finish(
     known: Callable[[str], bool] = lambda _: True,
     rare: Callable[[str], bool] = lambda _: True,
     attributor=None,
+    evidence: Callable[[list[str]], list[Unit]] | None = None,
 ) -> Answer:
-    """Parse the model output, verify quotes, apply the guards, check the claims, and build the typed answer."""
+    """Parse the model output, verify quotes, apply the guards, check the claims, and build the typed answer.
+
+    ``evidence`` gives, for the quotes the model chose, the passages' units nearest the question that they
+    leave out (:func:`assistant.evidence.related`); they are shown after the model's quotes.
+    """
     contexts = [
         Context(
             n=n, chunk_id=r.chunk.id, source=r.chunk.source, section=r.chunk.section, text=r.chunk.text,
@@ -167,7 +172,7 @@ def finish(
         checked_quotes = check_quotes(parsed.quotes, chunks)
         good = [(q.n, q.text) for q in checked_quotes if q.verified]
         verified = verify(text, [c.shown for c in contexts], attributor,
-                          attributor.first_named(p.question) if attributor else None)
+                          attributor.first_named(p.question) if attributor else None, question=p.question)
         if verified.removed:
             log.warning("removed %d claim(s) the sources contradict: %s", len(verified.removed),
                         "; ".join(c.reason for c in verified.removed))
@@ -185,10 +190,13 @@ def finish(
         assert verified is not None
         prose = verified.prose
         checked = check_quotes(parsed.quotes, chunks)
-        text = assemble(prose, [(q.n, q.text, cell_label(chunks[q.n - 1], q.text)) for q in checked if q.verified])
         unverified = sum(not q.verified for q in checked)
+        model_quotes = [q for q in checked if q.verified]
+        extra = evidence([q.text for q in model_quotes]) if evidence is not None else []
+        found = [q for q in check_quotes([(u.n, u.text) for u in extra], chunks) if q.verified]
+        text = assemble(prose, [(q.n, q.text, cell_label(chunks[q.n - 1], q.text)) for q in model_quotes + found])
         quoted: set[int] = set()
-        for q in checked:
+        for q, by in [(q, "model") for q in checked] + [(q, "retrieval") for q in found]:
             if not (1 <= q.n <= len(chunks)):
                 continue
             c = chunks[q.n - 1]
@@ -197,6 +205,7 @@ def finish(
                 Citation(
                     n=q.n, chunk_id=c.id, source=c.source, section=c.section, quote=q.text, verified=q.verified,
                     start=q.start, end=q.end, references=_reference_labels(c.ref_keys, refs),
+                    chosen_by=by, label=cell_label(c, q.text),
                 )
             )
         for n in cited_numbers(prose):
@@ -349,7 +358,15 @@ class AnswerChain:
             if p.numbers:  # corpus mode: the model cites passages by their number in the corpus
                 raw = renumber(raw, {g: i for i, g in enumerate(p.numbers, 1)})
             yield finish(p, raw, self.prompt, self.refs, first, self.retriever.knows,
-                         self.retriever.is_rare_word, self.retriever.attributor())
+                         self.retriever.is_rare_word, self.retriever.attributor(), self._evidence(p))
+
+    def _evidence(self, p: Prepared) -> Callable[[list[str]], list[Unit]]:
+        def units(quotes: list[str]) -> list[Unit]:
+            emb = self.retriever.embeddings
+            return related([r.chunk for r in p.retrieved], quotes, emb.embed_query(p.query), emb.embed_documents,
+                           self.settings.related_quotes)
+
+        return units
 
 
 def build_chain(settings: Settings, retriever: HybridRetriever | None = None) -> AnswerChain:

@@ -39,6 +39,8 @@ class Citation(BaseModel):
     start: int | None = None
     end: int | None = None
     references: list[str] = Field(default_factory=list)  # 'Lundy et al., 2023: “title”' labels
+    chosen_by: str = "model"  # "model": quoted in the answer; "retrieval": the passage's unit nearest the question
+    label: str = ""  # for a table cell: "<row label>, <column header>"
 
 
 class ClaimCheck(BaseModel):

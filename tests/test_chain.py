@@ -50,15 +50,28 @@ def test_verified_quote_becomes_a_highlightable_citation(retriever, ingested_set
     assert isinstance(answer, Answer) and len(tokens) > 5  # streamed before the final object
     assert not answer.abstained and answer.prose == "Anastrozole inhibits the aromatase enzyme [1]."
     assert answer.answer.startswith(answer.prose + "\n\nIn the sources' words:\n") and QUOTE in answer.answer
-    good = [c for c in answer.citations if c.verified]
+    good = [c for c in answer.citations if c.verified and c.chosen_by == "model"]
     assert len(good) == 1 and article_text[good[0].start : good[0].end] == QUOTE
     assert good[0].source == ARTICLE.name
+    # retrieval adds the passages' units nearest the question that the model did not quote, verbatim
+    added = [c for c in answer.citations if c.chosen_by == "retrieval"]
+    assert len(added) == ingested_settings.related_quotes
+    for c in added:
+        assert c.verified and article_text[c.start : c.end] == c.quote and c.quote in answer.answer
+        assert QUOTE not in c.quote
     assert answer.unverified_quotes == 1 and answer.refused_by == ""
     assert next(c for c in answer.citations if not c.verified).start is None
     assert len(answer.contexts) == ingested_settings.top_k
     assert answer.timings.first_token_s is not None and answer.timings.total_s >= answer.timings.first_token_s
     system, user = fake.seen[0]
     assert system.content == chain.prompt.system_text() and "[1] " in user.content
+
+
+def test_related_quotes_off_shows_only_the_models(retriever, ingested_settings) -> None:
+    settings = ingested_settings.model_copy(update={"related_quotes": 0})
+    chain, _ = _chain(retriever, settings, f'Anastrozole inhibits the aromatase enzyme [1].\nQuotes:\n[1] "{QUOTE}"')
+    answer = ask(chain, "Which enzyme does anastrozole block?")
+    assert [c.chosen_by for c in answer.citations if c.quote] == ["model"]
 
 
 def test_refusal_cites_nothing(retriever, ingested_settings) -> None:

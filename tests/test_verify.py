@@ -119,3 +119,29 @@ def test_a_leading_yes_or_no_is_never_kept() -> None:
     assert strip_polarity("Notably, LH acts on Leydig cells.") == ("Notably, LH acts on Leydig cells.", "")
     result = verify("Yes.", ["LH then stimulates the Leydig cells."], None)
     assert result.prose == "" and result.fell_back
+
+
+def test_a_clause_that_only_restates_a_yes_no_question_is_removed() -> None:
+    from assistant.verify import echoes, is_polar
+
+    question = "Is the HPG axis the only hormone system that matters for making sperm?"
+    answer = ("The HPG axis is the only hormone system that matters for making sperm. "
+              "Thyroid hormones and cortisol from the adrenal glands also shape sperm production.")
+    checked = verify(answer, ["Spermatogenesis requires precise coordination beyond just the HPG axis."],
+                     question=question)
+    assert [(c.how, c.kept) for c in checked.checks] == [("echo", False), ("unchecked", True)]
+    assert checked.prose.startswith("Thyroid hormones") and "only hormone system" not in checked.prose
+    # the negated restatement is the model's verdict too, and goes the same way
+    assert echoes("The HPG axis is not the only hormone system that matters for making sperm", question)
+    # a wh-question's answer restates it too, but the words it adds are the answer: kept
+    which = "Which drugs are typically combined to restart fertility after a man comes off TRT?"
+    assert not is_polar(which)
+    assert not echoes("Gonadorelin and Clomid are typically combined to restart fertility after TRT", which)
+    # a choice question ("A or B?") is not a yes/no question
+    assert not is_polar("Is anastrozole an aromatase inhibitor or a SERM?")
+    assert is_polar("Quick one: does rFSH raise intratesticular testosterone?")
+    # a restatement that is the passage's own sentence is a quote, not a verdict
+    passage = "Anastrozole can improve sperm count even in men without elevated estrogen levels."
+    kept = verify("Anastrozole can improve sperm count even in men without elevated estrogen levels.", [passage],
+                  question="Can anastrozole improve sperm count even in men without elevated estrogen levels?")
+    assert [c.how for c in kept.checks] == ["verbatim"] and kept.prose

@@ -1,0 +1,38 @@
+"""The passage units shown beside the model's quotes: verbatim, nearest the question, never a repeat."""
+
+from __future__ import annotations
+
+from assistant.evidence import related, table_cells, units
+
+
+def _retrieve(retriever, question: str):
+    att = retriever.attributor()
+    return [r.chunk for r in retriever.retrieve_covering(question, att.named_in(question))]
+
+
+def test_the_table_cell_that_answers_is_found_with_its_row_and_column(retriever) -> None:
+    question = "Does rFSH raise the testosterone inside the testes?"
+    chunks = _retrieve(retriever, question)
+    emb = retriever.embeddings
+    quoted = ["Directly stimulates Sertoli cells for germ cell support and maturation."]
+    got = related(chunks, quoted, emb.embed_query(question), emb.embed_documents, 2)
+    assert len(got) == 2
+    for u in got:
+        assert u.text in chunks[u.n - 1].text  # an exact slice of the passage it is numbered with
+        assert u.text not in quoted
+    assert any("No direct impact on ITT" in u.text and u.label.startswith("rFSH") and "Intratesticular" in u.label
+               for u in got), got
+    assert [u.n for u in got] == sorted(u.n for u in got)  # in passage order
+    assert related(chunks, quoted, emb.embed_query(question), emb.embed_documents, 0) == []
+
+
+def test_units_split_prose_into_sentences_and_rows_into_labelled_cells(retriever) -> None:
+    chunks = retriever.snapshot()[1]
+    row = next(c for c in chunks if c.kind == "table_row" and c.text.count("|") > 3)
+    cells = table_cells(row)
+    assert cells and all(text in row.text for _, text in cells) and all(", " in label for label, _ in cells)
+    text = next(c for c in chunks if c.kind == "text" and c.text.count(". ") >= 2)
+    sentences = units(1, text)
+    assert len(sentences) >= 2 and all(u.text in text.text and not u.label for u in sentences)
+    ref = next(c for c in chunks if c.kind == "reference")
+    assert [u.text for u in units(3, ref)] == [ref.text.strip()]
