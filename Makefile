@@ -8,7 +8,7 @@ WHEELS := $(HOME)/.cache/assistant/wheels
 LLAMA := llama-cpp-python==0.3.36
 STAMP := $(VENV)/.installed
 
-.PHONY: install run ingest serve test lint bench browser clean
+.PHONY: install run ingest serve test test-fast lint bench browser clean
 
 install: $(STAMP)
 
@@ -45,6 +45,10 @@ browser:
 
 test: install lint browser
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
+
+# the tests that need neither the language model nor a server: a quick loop while editing (not a substitute)
+test-fast: install lint
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not llm and not server"
 
 # every benchmark (about 30 minutes on 2 quiet cores), each writing bench/out/<name>.json, then one table
 # in bench/RESULTS.md; run it on an otherwise idle machine, or the timings measure the other work too

@@ -7,6 +7,8 @@ the model did not copy verbatim is labelled as such.
 from __future__ import annotations
 
 import html
+import re
+from collections.abc import Sequence
 
 from assistant.quotes import parse_answer
 from assistant.schema import Answer
@@ -29,6 +31,43 @@ def streaming_view(raw: str) -> str:
     return raw
 
 
+_CITED = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\](?!\]|\()")
+_LINKED = re.compile(r"\[\[(\d+)\]\]\(#source-\d+(?: \"[^\"]*\")?\)")
+
+
+def link_citations(text: str, titles: dict[int, str]) -> str:
+    """Each [n] as a link to passage n in the sources panel; hovering shows the sentence quoted from it.
+
+    Why links: a reader checks a claim by going from its [n] to the passage, not by scanning a list. The
+    page's script (:data:`HEAD`) scrolls the panel to the passage and flashes it instead of following the link.
+    """
+    def one(n: int) -> str:
+        title = titles.get(n, "").replace('"', "'").replace("\n", " ")
+        hover = f' "{title}"' if title else ""
+        return f"[[{n}]](#source-{n}{hover})"
+
+    def sub(m: re.Match[str]) -> str:
+        return "".join(one(int(x)) for x in m.group(1).split(","))
+
+    return _CITED.sub(sub, text)
+
+
+def plain(markdown: str) -> str:
+    """The chat Markdown with citation links back to plain [n] (for history, feedback and export)."""
+    return _LINKED.sub(lambda m: f"[{m.group(1)}]", markdown)
+
+
+def quote_line(c) -> str:
+    """One quote as the chat shows it: its passage number, the table cell it is from, the words, where."""
+    label = f"{c.label}: " if c.label else ""
+    where = f" — {c.section or c.source}, characters {c.start}–{c.end}" if c.start is not None else ""
+    return f"> [{c.n}] {label}“{c.quote}”{where}"
+
+
+#: a quote line of the chat Markdown: (passage number, quoted words)
+QUOTE_LINE = re.compile(r"^> \[(\d+)\] (?:[^“\n]*?: )?“(.*)”(?: — [^”\n]*)?$", re.M)
+
+
 def chat_markdown(answer: Answer) -> str:
     if answer.abstained:
         return answer.answer
@@ -38,11 +77,25 @@ def chat_markdown(answer: Answer) -> str:
         lines.append("")
         for c in quotes:
             if c.verified:
-                lines.append(f"> [{c.n}] “{c.quote}”")
+                lines.append(quote_line(c))
             else:
                 lines.append(f"> [{c.n}] _(the model's quote did not match the source and is not shown)_")
     lines += removed_notes(answer)
-    return "\n".join(lines)
+    titles: dict[int, str] = {}
+    for c in quotes:
+        if c.verified and c.n not in titles:
+            titles[c.n] = c.quote or ""
+    return link_citations("\n".join(lines), titles)
+
+
+def export_markdown(turns: Sequence[tuple[str, str]], when: str) -> str:
+    """A conversation as a Markdown file: each question, its answer with the quotes and where they are from."""
+    out = ["# Conversation with the male-fertility pharmacology assistant", "",
+           f"Exported {when}. Answers come only from the curated article and its references; not medical advice.",
+           ""]
+    for i, (question, answer) in enumerate(turns, 1):
+        out += [f"## {i}. {question.strip()}", "", plain(answer).strip(), ""]
+    return "\n".join(out)
 
 
 def removed_notes(answer: Answer) -> list[str]:
@@ -87,7 +140,8 @@ def sources_html(answer: Answer | None) -> str:
         warn = (f"<div class='warn'>{unverified} quote(s) did not match this passage and are not highlighted.</div>"
                 if unverified else "")
         cards.append(
-            f"<div class='source' data-n='{n}'><div class='head'>[{n}] {html.escape(ctx.section or ctx.source)}</div>"
+            f"<div class='source' id='source-{n}' data-n='{n}'>"
+            f"<div class='head'>[{n}] {html.escape(ctx.section or ctx.source)}</div>"
             f"<div class='file'>{html.escape(ctx.source)}, characters {ctx.start}–{ctx.end}</div>{ref_html}"
             f"<div class='passage'>{_highlight(ctx.text, spans)}</div>{warn}</div>"
         )
@@ -105,4 +159,25 @@ CSS = """
 .sources-empty {color:#777; font-style:italic;}
 .query {font-size:0.8em; color:#888; margin-bottom:6px;}
 .notice {font-size:0.9em; color:#444; border-left:4px solid #e0a800; padding-left:8px;}
+#sources {max-height: 78vh; overflow-y: auto;}
+.source.flash {animation: flash 1.6s ease-out;}
+@keyframes flash {0% {background:#ffe58a;} 100% {background:transparent;}}
+.source .passage mark {transition: background 0.3s;}
 """
+
+#: the page script: a click on a citation link scrolls the sources panel to that passage and flashes it
+HEAD = """<script>
+document.addEventListener("click", function (e) {
+  const a = e.target.closest ? e.target.closest('a[href^="#source-"]') : null;
+  if (!a) return;
+  e.preventDefault();
+  e.stopPropagation();
+  const n = a.getAttribute("href").slice("#source-".length);
+  const card = document.querySelector('#sources .source[data-n="' + n + '"]');
+  if (!card) return;
+  card.scrollIntoView({behavior: "smooth", block: "nearest"});
+  card.classList.remove("flash");
+  void card.offsetWidth;
+  card.classList.add("flash");
+}, true);
+</script>"""

@@ -13,6 +13,7 @@ import functools
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -75,8 +76,9 @@ class FileState:
         return self.present == self.n_chunks
 
 
-def chunk_metadata(chunk: Chunk, file_sha256: str, n_chunks: int) -> dict[str, Any]:
+def chunk_metadata(chunk: Chunk, file_sha256: str, n_chunks: int, ingested_at: str = "") -> dict[str, Any]:
     return {
+        "ingested_at": ingested_at,
         "source": chunk.source,
         "start": chunk.start,
         "end": chunk.end,
@@ -261,6 +263,7 @@ class Store:
         """
         existing = set(self.ids_for(source))
         n = len(chunks)
+        now = datetime.now(UTC).isoformat(timespec="seconds")
         new = [c for c in chunks if c.id not in existing]
         kept = [c for c in chunks if c.id in existing]
         if new:
@@ -271,12 +274,12 @@ class Store:
                     ids=[c.id for c in part],
                     documents=[c.text for c in part],
                     embeddings=vectors[i : i + 1000],
-                    metadatas=[chunk_metadata(c, file_sha256, n) for c in part],
+                    metadatas=[chunk_metadata(c, file_sha256, n, now) for c in part],
                 )
         for i in range(0, len(kept), 1000):
             part = kept[i : i + 1000]
             self.collection.update(
-                ids=[c.id for c in part], metadatas=[chunk_metadata(c, file_sha256, n) for c in part]
+                ids=[c.id for c in part], metadatas=[chunk_metadata(c, file_sha256, n, now) for c in part]
             )
         stale = list(existing - {c.id for c in chunks})
         if stale:

@@ -8,16 +8,27 @@ conversation. The model is loaded once at start-up.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import gradio as gr
 
 from assistant.chain import AnswerChain, build_chain
+from assistant.library import COLUMNS
 from assistant.llm import ModelError
 from assistant.prompts import PromptError, available
-from assistant.render import CSS, NOTICE, chat_markdown, sources_html, streaming_view
+from assistant.render import (
+    CSS,
+    HEAD,
+    NOTICE,
+    QUOTE_LINE,
+    chat_markdown,
+    export_markdown,
+    plain,
+    sources_html,
+    streaming_view,
+)
 from assistant.schema import Answer, QuestionError, Turn
 from assistant.settings import Settings
 from assistant.store import StoreError
@@ -48,11 +59,11 @@ def history_turns(history: list[dict]) -> list[Turn]:
     """Rebuild (question, answer) turns from Gradio's messages-format history."""
     turns: list[Turn] = []
     for msg in history or []:
-        text = _text(msg.get("content"))
+        text = plain(_text(msg.get("content")))
         if msg.get("role") == "user":
             turns.append(Turn(question=text))
         elif msg.get("role") == "assistant" and turns and not turns[-1].answer:
-            turns[-1] = Turn(question=turns[-1].question, answer=text.split("\n> ")[0])
+            turns[-1] = Turn(question=turns[-1].question, answer=text.split("\n> ")[0].strip())
     return [t for t in turns if t.answer]
 
 
@@ -64,7 +75,21 @@ def rated_turn(history: list[dict], i: int) -> tuple[str, str, list[tuple[str, s
         return None
     question = next((_text(m.get("content")) for m in reversed(msgs[:i]) if m.get("role") == "user"), "")
     earlier = [(t.question, t.answer) for t in history_turns(msgs[:i])]  # the question itself has no answer yet
-    return question, _text(msgs[i].get("content")), earlier
+    return question, plain(_text(msgs[i].get("content"))), earlier
+
+
+def conversation(history: list[dict]) -> list[tuple[str, str]]:
+    """(question, answer as shown) pairs of a chat, for export; an unanswered last question is left out."""
+    pairs: list[tuple[str, str]] = []
+    question = None
+    for msg in history or []:
+        text = _text(msg.get("content"))
+        if msg.get("role") == "user":
+            question = text
+        elif msg.get("role") == "assistant" and question is not None:
+            pairs.append((question, text))
+            question = None
+    return pairs
 
 
 class ChatApp:
@@ -95,7 +120,7 @@ class ChatApp:
         from assistant.feedback import Feedback
 
         model, corpus = self.fingerprints()
-        quotes = [{"n": int(n), "quote": q} for n, q in re.findall(r"^> \[(\d+)\] “(.*)”$", answer, re.M)]
+        quotes = [{"n": int(n), "quote": q} for n, q in QUOTE_LINE.findall(plain(answer))]
         return self.feedback.add(Feedback(
             rating=rating, question=question, answer=answer, comment=comment, history=tuple(history or ()),
             citations=tuple(quotes), prompt=self.settings.prompt, model=model, corpus=corpus))
@@ -125,6 +150,67 @@ class ChatApp:
             return "", gr.update()
         self.feedback.comment(row, comment)
         return "Thanks: your comment was added to the feedback.", gr.update(visible=False, value="")
+
+    def export(self, history: list[dict]) -> dict:
+        """The conversation as a Markdown file to download (its questions, answers, quotes and their places)."""
+        import tempfile
+        from datetime import UTC, datetime
+
+        pairs = conversation(history)
+        if not pairs:
+            return gr.update(value=None, visible=False)
+        now = datetime.now(UTC)
+        text = export_markdown(pairs, now.strftime("%Y-%m-%d %H:%M UTC"))
+        folder = Path(tempfile.mkdtemp(prefix="export-"))
+        path = folder / f"conversation-{now.strftime('%Y%m%d-%H%M%S')}.md"
+        path.write_text(text, encoding="utf-8")
+        return gr.update(value=str(path), visible=True)
+
+    def library_rows(self) -> list[list]:
+        from assistant.library import documents
+
+        return [d.row() for d in documents(self.base.retriever.store)]
+
+    def library_add(self, files, progress=gr.Progress()) -> tuple[str, list[list], dict]:  # noqa: B008
+        """Maintainer: add files to the corpus and ingest them, with ingest.py's checks and messages."""
+        from assistant.library import LibraryError, add
+
+        notes = []
+        paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in (files or [])]
+        for path in progress.tqdm(paths, desc="Ingesting"):
+            name = Path(path).name
+            try:
+                report = add(self.settings, Path(path), name)
+            except (LibraryError, StoreError, OSError) as exc:
+                notes.append(f"⚠️ {exc}")
+                continue
+            notes += [f"⚠️ {src}: {why}" for src, why in report.failed] or [f"✓ {name}: {report.summary()}"]
+        return "\n\n".join(notes) or "Choose a file first.", self.library_rows(), self._sources_choice()
+
+    def library_remove(self, source: str) -> tuple[str, list[list], dict]:
+        from assistant.library import LibraryError, remove
+
+        try:
+            note = remove(self.settings, source) if source else "Choose a document first."
+        except (LibraryError, StoreError) as exc:
+            note = f"⚠️ {exc}"
+        return note, self.library_rows(), self._sources_choice()
+
+    def library_reingest(self, progress=gr.Progress()) -> tuple[str, list[list], dict]:  # noqa: B008
+        """Maintainer: bring the store in line with the corpus folder (changed files re-embedded, gone ones pruned)."""
+        from assistant.ingestion import ingest
+
+        progress(0.1, desc="Re-ingesting the corpus")
+        try:
+            report = ingest([Path(self.settings.corpus_dir)], self.settings, prune=True, progress=False)
+            note = "\n\n".join([f"✓ {report.summary()}", *[f"⚠️ {s}: {why}" for s, why in report.failed]])
+        except StoreError as exc:
+            note = f"⚠️ {exc}"
+        return note, self.library_rows(), self._sources_choice()
+
+    def _sources_choice(self) -> dict:
+        rows = self.library_rows()
+        return gr.update(choices=[r[0] for r in rows], value=None)
 
     def chain(self, prompt: str, top_k: int) -> AnswerChain:
         key = (prompt, int(top_k))
@@ -170,19 +256,24 @@ def build_ui(app: ChatApp) -> gr.Blocks:
         gr.Markdown("## Male-fertility pharmacology assistant\nAnswers come only from the curated article and its "
                     "references, with the passages quoted.")
         gr.Markdown(NOTICE, elem_classes=["notice"])
-        with gr.Row():
-            with gr.Column(scale=3):
+        with gr.Tab("Chat", id="chat"), gr.Row():
+            with gr.Column(scale=3, min_width=300):
                 sources = gr.HTML(sources_html(None), render=False, elem_id="sources")
                 prompt = gr.Dropdown(available(), value=s.prompt, label="Prompt version", render=False)
-                top_k = gr.Slider(1, 8, value=s.top_k, step=1, label="Passages sent to the model", render=False)
+                top_k = gr.Slider(1, 8, value=s.top_k, step=1, label="Passages sent to the model",
+                                  render=False)
                 extra: dict = {}
                 if maintainer:
                     extra = {"additional_inputs": [prompt, top_k],
-                             "additional_inputs_accordion": gr.Accordion(label="Maintainer settings", open=False,
-                                                                         render=False)}
+                             "additional_inputs_accordion": gr.Accordion(label="Maintainer settings",
+                                                                         open=False, render=False)}
+                # the chat grows with its answers up to the viewport, then scrolls; the input stays below it
+                chatbot = gr.Chatbot(height=None, min_height=320, max_height="calc(100vh - 240px)",
+                                     elem_id="chatbot", render=False)
                 chat = gr.ChatInterface(
                     app.respond,
                     api_name="chat",
+                    chatbot=chatbot,
                     additional_outputs=[sources],
                     examples=[[q, None, None] if maintainer else [q] for q in EXAMPLES],
                     **extra,
@@ -190,22 +281,85 @@ def build_ui(app: ChatApp) -> gr.Blocks:
                     save_history=True,  # kept in the browser: a reload lists past conversations to reopen
                     fill_height=False,
                 )
-                new = gr.Button("New conversation", variant="secondary", elem_id="new-conversation")
+                with gr.Row():
+                    new = gr.Button("New conversation", variant="secondary", elem_id="new-conversation")
+                    export = gr.Button("Export conversation (Markdown)", variant="secondary",
+                                       elem_id="export-conversation")
+                exported = gr.File(label="Conversation as Markdown", visible=False, elem_id="exported",
+                                   interactive=False)
                 feedback_row = gr.State(-1)
                 feedback_note = gr.Markdown("", elem_id="feedback-note")
-                comment = gr.Textbox(label="What was wrong? (optional)", visible=False, elem_id="feedback-comment",
-                                     submit_btn="Send")
-            with gr.Column(scale=2):
+                comment = gr.Textbox(label="What was wrong? (optional)", visible=False,
+                                     elem_id="feedback-comment", submit_btn="Send")
+            with gr.Column(scale=2, min_width=300):
                 gr.Markdown("### Sources")
                 sources.render()
-        new.click(lambda: ([], [], sources_html(None)), None, [chat.chatbot, chat.chatbot_state, sources],
-                  api_visibility="undocumented", queue=False)
+        with gr.Tab("Library", id="library"):
+            gr.Markdown("The documents the assistant answers from, as they are in the store.")
+            table = gr.Dataframe(headers=COLUMNS, value=app.library_rows, interactive=False, elem_id="library",
+                                 wrap=True)
+            if maintainer:
+                gr.Markdown("#### Change the library (maintainer)")
+                with gr.Row():
+                    upload = gr.File(label=f"Add Markdown, text, PDF or HTML (up to {s.ui_upload_max_mb} MB)",
+                                     file_count="multiple", type="filepath", elem_id="library-upload")
+                    with gr.Column():
+                        add_btn = gr.Button("Add and ingest", variant="primary", elem_id="library-add")
+                        reingest = gr.Button("Re-ingest the corpus folder", elem_id="library-reingest")
+                with gr.Row():
+                    doc = gr.Dropdown(choices=[r[0] for r in app.library_rows()], value=None, label="Document",
+                                      elem_id="library-doc")
+                    remove = gr.Button("Remove from the library", variant="stop", elem_id="library-remove")
+                library_note = gr.Markdown("", elem_id="library-note")
+                add_btn.click(app.library_add, upload, [library_note, table, doc], api_visibility="private")
+                remove.click(app.library_remove, doc, [library_note, table, doc], api_visibility="private")
+                reingest.click(app.library_reingest, None, [library_note, table, doc], api_visibility="private")
+        if maintainer:
+            _evaluations_tab(s)
+        new.click(lambda: ([], [], sources_html(None), gr.update(value=None, visible=False)), None,
+                  [chat.chatbot, chat.chatbot_state, sources, exported], api_visibility="undocumented", queue=False)
+        export.click(app.export, [chat.chatbot], [exported], api_visibility="undocumented", queue=False)
         chat.chatbot.like(app.on_like, [chat.chatbot], [feedback_row, feedback_note, comment],
                           api_visibility="undocumented", queue=False)
         comment.submit(app.on_comment, [feedback_row, comment], [feedback_note, comment],
                        api_visibility="undocumented", queue=False)
         gr.api(app.api_feedback, api_name="feedback")
     return demo
+
+
+def _evaluations_tab(settings: Settings) -> None:
+    """Maintainers: the evaluation runs, one run's report and chart, and two runs side by side."""
+    try:
+        from eval import browse
+    except ImportError as exc:  # the eval package ships with the source tree, not necessarily with a deployment
+        with gr.Tab("Evaluations", id="evaluations"):
+            gr.Markdown(f"Evaluation runs are not available here ({exc}).")
+        return
+    folder = settings.ui_eval_runs_dir
+
+    def choices() -> dict:
+        return gr.update(choices=browse.runs(folder))
+
+    with gr.Tab("Evaluations", id="evaluations") as tab:
+        gr.Markdown("Runs of `python -m eval run`; compare two as `python -m eval compare` does.")
+        with gr.Row():
+            run = gr.Dropdown(choices=browse.runs(folder), value=None, label="Run", elem_id="eval-run")
+            refresh = gr.Button("Refresh the list", size="sm")
+        with gr.Row():
+            report = gr.Markdown("Choose a run.", elem_id="eval-report")
+            chart = gr.Image(label="By category", type="filepath", interactive=False)
+        gr.Markdown("#### Compare two runs")
+        with gr.Row():
+            baseline = gr.Dropdown(choices=browse.runs(folder), value=None, label="Baseline (A)", elem_id="eval-a")
+            candidate = gr.Dropdown(choices=browse.runs(folder), value=None, label="Candidate (B)",
+                                    elem_id="eval-b")
+            go = gr.Button("Compare", variant="primary", elem_id="eval-compare")
+        comparison = gr.Markdown("", elem_id="eval-comparison")
+    run.change(lambda name: browse.show(name, folder), run, [report, chart], api_visibility="private")
+    go.click(lambda a, b: browse.compare_runs(a, b, folder), [baseline, candidate], comparison,
+             api_visibility="private")
+    for event in (refresh.click, tab.select):
+        event(lambda: (choices(), choices(), choices()), None, [run, baseline, candidate], api_visibility="private")
 
 
 def serve(settings: Settings) -> int:
@@ -222,10 +376,12 @@ def serve(settings: Settings) -> int:
     if settings.ui_host not in {"127.0.0.1", "localhost"} and auth is None:
         log.warning("serving on %s without a login (set ASSISTANT_UI_AUTH=user:password)", settings.ui_host)
     # Files: Gradio serves only its own assets and files it created (tests/test_faults.py tries the
-    # traversals). Its upload route is always mounted although the chat has no file input, so uploads are
-    # capped at 1 KB: a visitor cannot fill the disk through it.
+    # traversals). Its upload route is always mounted although the visitor's page has no file input, so
+    # uploads are capped at 1 KB unless this is a maintainer's page (Library tab): a visitor cannot fill the
+    # disk through it.
     demo.launch(
         server_name=settings.ui_host, server_port=settings.ui_port, auth=auth, share=False,
-        show_error=False, css=CSS, theme=gr.themes.Soft(), ssr_mode=False, max_file_size="1kb",
+        show_error=False, css=CSS, head=HEAD, theme=gr.themes.Soft(), ssr_mode=False,
+        max_file_size=f"{settings.ui_upload_max_mb}mb" if is_maintainer_page(settings) else "1kb",
     )
     return 0

@@ -58,7 +58,8 @@ ANSWER_PACKAGE = PROJECT_ROOT / "assistant"
 NOT_ANSWER_SETTINGS = {"ui_host", "ui_port", "ui_auth", "ui_concurrency", "log_level", "store_dir", "corpus_dir",
                        "model_cache_dir", "judge_base_url", "judge_model_name", "judge_api_key", "chroma_host",
                        "chroma_port", "chroma_timeout_s", "llm_api_key", "llm_timeout_s", "llm_max_retries",
-                       "refresh_interval_s", "ingest_lock_timeout_s", "collection"}
+                       "refresh_interval_s", "ingest_lock_timeout_s", "collection", "ui_maintainer",
+                       "ui_upload_max_mb", "ui_eval_runs_dir", "feedback_db"}
 
 
 class EvalError(RuntimeError):

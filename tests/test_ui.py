@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -19,27 +20,70 @@ OUT = PROJECT_ROOT / "test-output"
 FEEDBACK_DB = OUT / "ui-feedback.sqlite"
 
 
-@pytest.fixture(scope="module")
-def server(ingested_settings: Settings) -> Iterator[str]:
+def _serve(store: Path, log_name: str, *extra: str, env: dict[str, str] | None = None) -> Iterator[str]:
     port = free_port()
     OUT.mkdir(exist_ok=True)
-    for leftover in OUT.glob("ui-feedback.sqlite*"):
-        leftover.unlink()
-    log = (OUT / "ui-server.log").open("w")
+    log = (OUT / log_name).open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "assistant", "serve", "--port", str(port), "--store", str(ingested_settings.store_dir)],
-        cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "ASSISTANT_FEEDBACK_DB": str(FEEDBACK_DB)},
+        [sys.executable, "-m", "assistant", "serve", "--port", str(port), "--store", str(store), *extra],
+        cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
     )
-    url = f"http://127.0.0.1:{port}"
-    wait_for_port(proc, port, 300, lambda: (OUT / "ui-server.log").read_text()[-2000:], proc.kill)
-    yield url
+    wait_for_port(proc, port, 300, lambda: (OUT / log_name).read_text()[-2000:], proc.kill)
+    yield f"http://127.0.0.1:{port}"
     proc.terminate()
     try:
         proc.wait(20)
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+
+
+@pytest.fixture(scope="module")
+def server(ingested_settings: Settings) -> Iterator[str]:
+    OUT.mkdir(exist_ok=True)
+    for leftover in OUT.glob("ui-feedback.sqlite*"):
+        leftover.unlink()
+    yield from _serve(ingested_settings.store_dir, "ui-server.log", env={"ASSISTANT_FEEDBACK_DB": str(FEEDBACK_DB)})
+
+
+@pytest.fixture(scope="module")
+def maintainer_server(ingested_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A --maintainer page on its own copy of the store and corpus (its Library tab changes both)."""
+    from tests.test_eval_compare import CASES_A, write_run
+
+    root = tmp_path_factory.mktemp("maintainer")
+    shutil.copytree(ingested_settings.store_dir, root / "chroma")
+    shutil.copytree(ingested_settings.corpus_dir, root / "corpus")
+    write_run(root / "runs" / "baseline-run", CASES_A, [])
+    write_run(root / "runs" / "candidate-run", [dict(c, scores={**c["scores"], "hit@3": 0.0}) for c in CASES_A], [])
+    env = {"ASSISTANT_CORPUS_DIR": str(root / "corpus"), "ASSISTANT_UI_EVAL_RUNS_DIR": str(root / "runs"),
+           "ASSISTANT_FEEDBACK_DB": str(root / "feedback.sqlite")}
+    yield from _serve(root / "chroma", "ui-maintainer.log", "--maintainer", env=env)
+
+
+def _browser(p):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed (make test installs it with apt-get)")
+    return p.chromium.launch(
+        executable_path=chromium,
+        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+              "--disable-sync", "--no-first-run", "--disable-quic"],
+    )
+
+
+def _wait_for_text(page, selector: str, text: str, timeout: int = 60_000) -> None:
+    """Wait until the element's rendered text contains ``text`` (Gradio tables keep hidden copies of cells)."""
+    page.wait_for_function("([sel, text]) => (document.querySelector(sel)?.innerText || '').includes(text)",
+                           arg=[selector, text], timeout=timeout)
+
+
+def _playwright():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        pytest.skip(f"playwright is not installed: {exc}")
+    return sync_playwright()
 
 
 def _ask(client, message: str) -> tuple[str, str]:
@@ -78,21 +122,10 @@ def test_errors_are_shown_in_the_chat(server: str) -> None:
 
 
 def test_browser_shows_highlighted_source(server: str) -> None:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("Debian's chromium is not installed (make test installs it with apt-get)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        pytest.skip(f"playwright is not installed: {exc}")
     OUT.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=chromium,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--disable-quic"],
-        )
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    with _playwright() as p:
+        browser = _browser(p)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
         page.goto(server)
         notice = page.get_by_text("not medical advice").first
         notice.wait_for(timeout=60_000)
@@ -103,6 +136,29 @@ def test_browser_shows_highlighted_source(server: str) -> None:
         page.wait_for_selector("#sources mark", timeout=300_000)
         page.screenshot(path=str(OUT / "ui-answer.png"), full_page=True)
         assert "aromatase" in page.inner_text("#sources").lower()
+        # each [n] in the answer leads to its passage: a click scrolls the sources panel there and flashes it
+        link = page.locator('#chatbot a[href^="#source-"]').first
+        n = link.get_attribute("href").removeprefix("#source-")
+        assert link.get_attribute("title")  # hovering shows the quoted sentence
+        page.evaluate("document.querySelector('#sources').scrollTop = 0")
+        link.click()
+        card = page.locator(f'#sources .source[data-n="{n}"]')
+        page.wait_for_function(f"""() => {{
+            const c = document.querySelector('#sources .source[data-n="{n}"]');
+            const p = document.querySelector('#sources').getBoundingClientRect();
+            const r = c && c.getBoundingClientRect();
+            return r && r.top >= p.top - 1 && r.bottom <= Math.max(p.bottom, r.top + p.height) + 1
+                && c.classList.contains('flash');
+        }}""", timeout=10_000)
+        assert card.is_visible() and page.url.rstrip("/") == server.rstrip("/")  # not followed as a link
+        # the conversation exports as Markdown with the quotes and where they are in the source
+        page.locator("#export-conversation").click()
+        with page.expect_download(timeout=30_000) as download:
+            page.locator("#exported a").first.click()
+        exported = Path(download.value.path()).read_text(encoding="utf-8")
+        assert "## 1. Which enzyme does anastrozole block?" in exported and "not medical advice" in exported
+        assert re.search(r"^> \[\d+\] .*“.+”.* — .+, characters \d+–\d+$", exported, re.M), exported
+        assert "#source-" not in exported
         # a visitor sees no maintainer settings; a thumbs-down with a comment reaches the feedback database
         assert page.get_by_text("Maintainer settings").count() == 0
         page.get_by_role("button", name="Dislike").last.click()
@@ -126,6 +182,57 @@ def test_browser_shows_highlighted_source(server: str) -> None:
     assert (OUT / "ui-answer.png").stat().st_size > 10_000
 
 
+def test_phone_layout_and_library(server: str) -> None:
+    """At 390 px the page fits its width and the input stays reachable; the Library tab lists the documents
+    and offers a visitor no write action."""
+    with _playwright() as p:
+        browser = _browser(p)
+        page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+        page.goto(server)
+        page.get_by_text("not medical advice").first.wait_for(timeout=60_000)
+        box = page.get_by_role("textbox").first
+        box.scroll_into_view_if_needed()
+        assert box.is_visible() and box.bounding_box()["width"] > 200
+        width = page.evaluate("document.documentElement.scrollWidth")
+        page.screenshot(path=str(OUT / "ui-phone.png"), full_page=True)
+        assert width <= 392, f"the page is {width}px wide on a 390px screen (see test-output/ui-phone.png)"
+        page.get_by_role("tab", name="Library").click()
+        _wait_for_text(page, "#library", "anastrozole-male-fertility.md")
+        assert page.locator("#library-add").count() == 0 and page.locator("#library-remove").count() == 0
+        assert page.get_by_role("tab", name="Evaluations").count() == 0
+        browser.close()
+
+
+def test_maintainer_adds_and_removes_a_document_and_compares_runs(maintainer_server: str, tmp_path: Path) -> None:
+    note = tmp_path / "letrozole-note.md"
+    note.write_text("# Letrozole note\n\nLetrozole is another aromatase inhibitor used off-label in men.\n")
+    with _playwright() as p:
+        browser = _browser(p)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(maintainer_server)
+        page.get_by_role("tab", name="Library").click(timeout=60_000)
+        page.locator("#library-upload input[type=file]").set_input_files(str(note))
+        page.locator("#library-add").click()
+        page.locator("#library-note").get_by_text("letrozole-note.md: 1 added").wait_for(timeout=120_000)
+        _wait_for_text(page, "#library", "letrozole-note.md")
+        page.locator("#library-doc input").click()
+        page.get_by_role("option", name="letrozole-note.md").click()
+        page.locator("#library-remove").click()
+        page.locator("#library-note").get_by_text("Removed letrozole-note.md").wait_for(timeout=60_000)
+        page.wait_for_function("() => !document.querySelector('#library').innerText.includes('letrozole-note')",
+                               timeout=30_000)
+        page.screenshot(path=str(OUT / "ui-library.png"), full_page=True)
+        page.get_by_role("tab", name="Evaluations").click()
+        for elem, run in (("#eval-a", "baseline-run"), ("#eval-b", "candidate-run")):
+            page.locator(f"{elem} input").click()
+            page.locator(elem).get_by_role("option", name=run).click()
+        page.locator("#eval-compare").click()
+        page.locator("#eval-comparison").get_by_text("Run comparison").wait_for(timeout=60_000)
+        assert "hit@3" in page.inner_text("#eval-comparison")
+        page.screenshot(path=str(OUT / "ui-evaluations.png"), full_page=True)
+        browser.close()
+
+
 def test_a_visitor_cannot_reach_the_maintainer_settings(server: str) -> None:
     """Without a login or --maintainer, the page shows no prompt/passages controls and the API takes only the
     message: a visitor cannot switch the prompt version through either."""
@@ -138,6 +245,10 @@ def test_a_visitor_cannot_reach_the_maintainer_settings(server: str) -> None:
 
     page = urllib.request.urlopen(f"{server}/config", timeout=30).read().decode()
     assert "Maintainer settings" not in page and "Prompt version" not in page
+    # nor the library's write actions or the evaluations, through the page or any API endpoint
+    for absent in ("library-add", "library-remove", "library-reingest", "eval-compare", "Evaluations"):
+        assert absent not in page, absent
+    assert set(api["named_endpoints"]) <= {"/chat", "/feedback"}, api["named_endpoints"].keys()
 
 
 def test_a_rated_answer_keeps_the_conversation_before_it() -> None:
