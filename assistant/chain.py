@@ -172,7 +172,8 @@ def finish(
         checked_quotes = check_quotes(parsed.quotes, chunks)
         good = [(q.n, q.text) for q in checked_quotes if q.verified]
         verified = verify(text, [c.shown for c in contexts], attributor,
-                          attributor.first_named(p.question) if attributor else None, question=p.question)
+                          attributor.first_named(p.question) if attributor else None,
+                          question=p.question, resolved=p.query)
         if verified.removed:
             log.warning("removed %d claim(s) the sources contradict: %s", len(verified.removed),
                         "; ".join(c.reason for c in verified.removed))

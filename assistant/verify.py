@@ -83,11 +83,15 @@ def verify(
     subject: str | None = None,
     model_check: ModelCheck | None = None,
     question: str = "",
+    resolved: str = "",
 ) -> Verified:
     """The answer with every sentence its sources contradict removed.
 
     ``passages`` are the texts the model read; ``subject`` is what "it" means
-    in the first sentence (the question's first named term).
+    in the first sentence (the question's first named term); ``question`` is
+    what the user asked and ``resolved`` the follow-up joined to what it
+    follows (so "Is it approved for men?" after a question about clomiphene
+    knows what "it" restates).
     """
     evidence = attributor.evidence(passages) if attributor is not None else None
     kept: list[str] = []
@@ -99,7 +103,8 @@ def verify(
     for sentence in sentences(answer):
         ok = True
         for claim in clauses(sentence):
-            check = _check_claim(claim, sentence, passages, attributor, evidence, previous, model_check, question)
+            check = _check_claim(claim, sentence, passages, attributor, evidence, previous, model_check,
+                                 (question, resolved))
             checks.append(check)
             ok = ok and check.kept
         if attributor is not None:
@@ -152,7 +157,7 @@ def is_polar(question: str) -> bool:
     return bool(_POLAR.match(last)) and not re.search(r"\bor\b", last, re.I)
 
 
-def echoes(claim: str, question: str) -> bool:
+def echoes(claim: str, question: str, resolved: str = "") -> bool:
     """The clause only restates a yes/no question's own words.
 
     Why: "Is the HPG axis the only hormone system that matters?" drew "The HPG
@@ -169,13 +174,13 @@ def echoes(claim: str, question: str) -> bool:
     words = set(tokenize(claim))
     if not is_polar(question) or len(words) < MIN_CLAIM_WORDS:
         return False
-    return len(words & set(tokenize(question))) / len(words) >= ECHO_SHARE
+    return len(words & set(tokenize(f"{question} {resolved}"))) / len(words) >= ECHO_SHARE
 
 
-def _check_claim(claim, sentence, passages, attributor, evidence, previous, model_check, question="") -> ClaimCheck:
+def _check_claim(claim, sentence, passages, attributor, evidence, previous, model_check, asked=("", "")) -> ClaimCheck:
     if is_verbatim(claim, passages):
         return ClaimCheck(claim=claim, kept=True, how="verbatim", reason="a slice of a passage")
-    if echoes(claim, question):
+    if echoes(claim, *asked):
         return ClaimCheck(claim=claim, kept=False, how="echo", reason=ECHO_REASON)
     if attributor is not None:
         wrong = attributor.check(claim, evidence, previous)

@@ -140,6 +140,11 @@ def test_a_clause_that_only_restates_a_yes_no_question_is_removed() -> None:
     # a choice question ("A or B?") is not a yes/no question
     assert not is_polar("Is anastrozole an aromatase inhibitor or a SERM?")
     assert is_polar("Quick one: does rFSH raise intratesticular testosterone?")
+    # a follow-up's "it" is what it follows: the restatement is recognised through the resolved question
+    follow = "Is it approved for men?"
+    resolved = "How does anastrozole differ from clomiphene? Is it approved for men?"
+    assert not echoes("Clomiphene is approved for men", follow)
+    assert echoes("Clomiphene is approved for men", follow, resolved)
     # a restatement that is the passage's own sentence is a quote, not a verdict
     passage = "Anastrozole can improve sperm count even in men without elevated estrogen levels."
     kept = verify("Anastrozole can improve sperm count even in men without elevated estrogen levels.", [passage],
