@@ -52,7 +52,7 @@ _PLURAL = {"text": "text", "table_row": "table rows", "reference": "references"}
 def documents(store: Store) -> list[Document]:
     """The documents in the store, read from the chunks' metadata (the store is the truth, not the folder)."""
     per: dict[str, dict] = {}
-    for _, _, meta in store._paged(["metadatas"]):
+    for meta in store.metadatas():
         d = per.setdefault(str(meta["source"]), {"kinds": Counter(), "refs": set(), "at": ""})
         d["kinds"][str(meta.get("kind", "text"))] += 1
         d["refs"].update(k for k in str(meta.get("ref_keys") or "").split(",") if k)

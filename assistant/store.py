@@ -244,6 +244,11 @@ class Store:
         return states
 
     @_server_errors
+    def metadatas(self) -> list[dict[str, Any]]:
+        """Every chunk's metadata (source, kind, ref_keys, ingested_at, ...): what the Library tab lists."""
+        return [meta for _, _, meta in self._paged(["metadatas"])]
+
+    @_server_errors
     def ids_for(self, source: str) -> list[str]:
         return self.collection.get(where={"source": source}, include=[])["ids"]
 
