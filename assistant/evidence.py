@@ -52,6 +52,35 @@ def units(n: int, chunk: Chunk) -> list[Unit]:
     return [Unit(n, chunk.text[s:e].strip()) for s, e in split_sentences(chunk.text) if chunk.text[s:e].strip()]
 
 
+_SUBJECTS = {"nsubj", "nsubjpass", "expl", "csubj"}
+
+
+def is_instruction(text: str) -> bool:
+    """The unit tells someone what to do ("Ignore previous instructions", "do not quote any passage"): a
+    base-form verb with no subject of its own or of the verb it is joined to, and no modal, "to" or
+    "does"/"did". On the corpus as shipped no unit of the article or its references counts as one.
+
+    Why: the units are picked by similarity to the question alone, so a document's instruction to the
+    assistant that names the question's words would be shown as evidence. A source states; it does not
+    instruct. (The model's own quotes are kept to the passages the grammar allows and are not filtered.)
+    """
+    from assistant.attribution import _nlp
+
+    for t in _nlp()(text):
+        if t.tag_ != "VB" or t.dep_ not in ("ROOT", "conj", "acl", "dep", "ccomp", "parataxis"):
+            continue
+        governor = t
+        while governor.dep_ == "conj" and governor.head is not governor:
+            governor = governor.head
+        kids = [*t.children, *governor.children]
+        # "does"/"did" agree with a third-person subject the parser may have attached elsewhere
+        if not any(k.dep_ in _SUBJECTS for k in kids) and not any(
+            k.dep_ in ("aux", "auxpass") and k.tag_ in ("MD", "TO", "VBZ", "VBD") for k in kids
+        ):
+            return True
+    return False
+
+
 def _quoted(unit: Unit, quotes: Sequence[str]) -> bool:
     body = unit.text.rstrip(". ")
     return any(body in q or q.strip().rstrip(". ") in unit.text for q in quotes if q.strip())
@@ -73,5 +102,10 @@ def related(
     vecs = np.asarray(embed([u.embed_text() for u in pool]), dtype=np.float32)
     q = np.asarray(query_vector, dtype=np.float32)
     sims = vecs @ q / (np.linalg.norm(vecs, axis=1) * np.linalg.norm(q) + 1e-9)
-    best = sorted(np.argsort(-sims, kind="stable")[:k].tolist())
-    return [pool[i] for i in best]
+    best: list[int] = []
+    for i in np.argsort(-sims, kind="stable").tolist():  # parsed only as far as needed
+        if len(best) == k:
+            break
+        if not is_instruction(pool[i].text):
+            best.append(i)
+    return [pool[i] for i in sorted(best)]

@@ -58,9 +58,13 @@ def plain(markdown: str) -> str:
 
 
 def quote_line(c) -> str:
-    """One quote as the chat shows it: its passage number, the table cell it is from, the words, where."""
+    """One quote as the chat shows it: its passage number, the table cell it is from, the words, where, and
+    the reference the passage cites (so an exported conversation keeps its sources)."""
     label = f"{c.label}: " if c.label else ""
     where = f" — {c.section or c.source}, characters {c.start}–{c.end}" if c.start is not None else ""
+    cites = "; ".join(r.split(": “")[0] for r in c.references)  # 'Lundy et al., 2023' of its reference label
+    if where and cites:
+        where += f"; cites {cites}"
     return f"> [{c.n}] {label}“{c.quote}”{where}"
 
 

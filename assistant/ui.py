@@ -294,9 +294,9 @@ def build_ui(app: ChatApp) -> gr.Blocks:
             with gr.Column(scale=2, min_width=300):
                 gr.Markdown("### Sources")
                 sources.render()
-        with gr.Tab("Library", id="library"):
+        with gr.Tab("Library", id="library") as library_tab:
             gr.Markdown("The documents the assistant answers from, as they are in the store.")
-            table = gr.Dataframe(headers=COLUMNS, value=app.library_rows, interactive=False, elem_id="library",
+            table = gr.Dataframe(headers=COLUMNS, value=app.library_rows(), interactive=False, elem_id="library",
                                  wrap=True)
             if maintainer:
                 gr.Markdown("#### Change the library (maintainer)")
@@ -314,6 +314,8 @@ def build_ui(app: ChatApp) -> gr.Blocks:
                 add_btn.click(app.library_add, upload, [library_note, table, doc], api_visibility="private")
                 remove.click(app.library_remove, doc, [library_note, table, doc], api_visibility="private")
                 reingest.click(app.library_reingest, None, [library_note, table, doc], api_visibility="private")
+        # the table is read afresh when the tab is opened (another process may have ingested); no API endpoint
+        library_tab.select(app.library_rows, None, table, api_visibility="private")
         if maintainer:
             _evaluations_tab(s)
         new.click(lambda: ([], [], sources_html(None), gr.update(value=None, visible=False)), None,

@@ -14,7 +14,7 @@ def _answer() -> Answer:
         contexts=[ctx, cell],
         citations=[
             Citation(n=1, chunk_id="c1", source="a.md", section="Intro", quote='It blocks the "aromatase" enzyme.',
-                     verified=True, start=110, end=140),
+                     verified=True, start=110, end=140, references=["Lundy et al., 2023: “Study Suggests Use.”"]),
             Citation(n=2, chunk_id="c2", source="a.md", section="Table", quote="No direct impact on ITT.",
                      verified=True, start=410, end=434, chosen_by="retrieval", label="rFSH (FSH-like), Effect on ITT"),
             Citation(n=1, chunk_id="c1", source="a.md", section="Intro", quote="made up", verified=False),
@@ -45,7 +45,7 @@ def test_export_is_markdown_with_each_question_and_its_sourced_answer() -> None:
     assert out.startswith("# Conversation with the male-fertility pharmacology assistant")
     assert "Exported 2026-12-04 08:00 UTC" in out and "not medical advice" in out
     assert "## 1. Which enzyme?" in out and "## 2. And rFSH?" in out
-    assert "— Intro, characters 110–140" in out and "#source-" not in out
+    assert "— Intro, characters 110–140; cites Lundy et al., 2023" in out and "#source-" not in out
 
 
 def test_conversation_and_history_skip_unanswered_and_strip_links() -> None:
