@@ -43,7 +43,6 @@ class Prepared:
     query: str
     history: list[Turn]
     retrieved: list[Retrieved]
-    best_similarity: float
     started: float
     retrieval_s: float
     messages: list = field(default_factory=list)
@@ -274,7 +273,7 @@ class AnswerChain:
             retrieved = []
         if refusal:
             log.info(refusal)
-        p = Prepared(question, query, history, retrieved, best, started, 0.0, refusal=refusal,
+        p = Prepared(question, query, history, retrieved, started, 0.0, refusal=refusal,
                      advice=advice >= self.advice.model.threshold)
         if retrieved:
             p.shown = self._shown(query, [r.chunk for r in retrieved])

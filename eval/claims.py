@@ -81,17 +81,15 @@ def is_verbatim(claim: str, contexts: Sequence[str]) -> bool:
     return len(c.split()) >= MIN_CLAIM_WORDS and any(c in normalise(ctx)[0] for ctx in contexts)
 
 
-def evidence_for(claim: str, sentences: list[tuple[int, str]], vectors: np.ndarray, claim_vec: np.ndarray,
-                 cited: Sequence[int] = ()) -> str:
-    """The context sentences that best support a claim, in source order; cited passages win ties."""
+def evidence_for(claim: str, sentences: list[tuple[int, str]], vectors: np.ndarray, claim_vec: np.ndarray) -> str:
+    """The context sentences most similar to a claim, in source order."""
     sims = vectors @ claim_vec
-    bonus = np.array([0.05 if i in cited else 0.0 for i, _ in sentences])
-    best = sorted(np.argsort(-(sims + bonus))[:EVIDENCE_SENTENCES].tolist())
+    best = sorted(np.argsort(-sims)[:EVIDENCE_SENTENCES].tolist())
     return " ".join(sentences[k][1] for k in best)
 
 
 def claim_faithfulness(
-    answer: str, contexts: Sequence[str], judge: Judge, embed: Embed, cited: Sequence[int] = ()
+    answer: str, contexts: Sequence[str], judge: Judge, embed: Embed
 ) -> tuple[float | None, list[ClaimVerdict]]:
     """Mean support of the answer's claims (None when it makes no claim or there is no context)."""
     claims = split_claims(answer)
@@ -108,7 +106,7 @@ def claim_faithfulness(
         if invented_amounts(claim, contexts):
             verdicts.append(ClaimVerdict(claim, "", 0.0, "amount"))
             continue
-        evidence = evidence_for(claim, sentences, vectors, vec, cited)
+        evidence = evidence_for(claim, sentences, vectors, vec)
         p = judge.p_yes(CLAIM_SYSTEM, CLAIM_USER.format(evidence=evidence, claim=claim))
         verdicts.append(ClaimVerdict(claim, evidence, p, "judge"))
     return float(np.mean([v.score for v in verdicts])), verdicts

@@ -29,8 +29,6 @@ STANDARD = ("faithfulness", "answer_relevancy", "llm_context_precision_with_refe
             "non_llm_context_recall")
 OURS = ("claim_faithfulness",)
 FAITHFULNESS_METRICS = ("claim_faithfulness", "faithfulness")
-DETERMINISTIC = ("answer_correct", "false_refusal", "hit@1", "hit@3", "mrr", "quote_verification",
-                 "abstention_accuracy", "latency_s")
 JUDGE_TARGETS = {"claim_faithfulness": 0.9}
 
 
