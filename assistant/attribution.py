@@ -59,6 +59,11 @@ def _nlp():
     return module.load(exclude=["ner"])
 
 
+def parse(text: str):
+    """The spaCy parse of ``text`` with the parser this module reads claims and passages with."""
+    return _nlp()(text)
+
+
 def warm_up() -> None:
     """Load the parser now (about a second), not inside the first answer."""
     _nlp()

@@ -167,9 +167,10 @@ def finish(
         if reason:
             log.warning("replaced an answer by the refusal: %s", reason)
     verified = None
+    checked: list = []
     if not reason:
-        checked_quotes = check_quotes(parsed.quotes, chunks)
-        good = [(q.n, q.text) for q in checked_quotes if q.verified]
+        checked = check_quotes(parsed.quotes, chunks)
+        good = [(q.n, q.text) for q in checked if q.verified]
         verified = verify(text, [c.shown for c in contexts], attributor,
                           attributor.first_named(p.question) if attributor else None,
                           question=p.question, resolved=p.query)
@@ -189,12 +190,9 @@ def finish(
     else:
         assert verified is not None
         prose = verified.prose
-        checked = check_quotes(parsed.quotes, chunks)
         unverified = sum(not q.verified for q in checked)
-        model_quotes = [q for q in checked if q.verified]
-        extra = evidence([q.text for q in model_quotes]) if evidence is not None else []
+        extra = evidence([q.text for q in checked if q.verified]) if evidence is not None else []
         found = [q for q in check_quotes([(u.n, u.text) for u in extra], chunks) if q.verified]
-        text = assemble(prose, [(q.n, q.text, cell_label(chunks[q.n - 1], q.text)) for q in model_quotes + found])
         quoted: set[int] = set()
         for q, by in [(q, "model") for q in checked] + [(q, "retrieval") for q in found]:
             if not (1 <= q.n <= len(chunks)):
@@ -208,6 +206,8 @@ def finish(
                     chosen_by=by, label=cell_label(c, q.text),
                 )
             )
+        # the model's verified quotes, then retrieval's units: the order the citations were built in
+        text = assemble(prose, [(c.n, c.quote, c.label) for c in citations if c.verified])
         for n in cited_numbers(prose):
             if 1 <= n <= len(chunks) and n not in quoted:
                 c = chunks[n - 1]

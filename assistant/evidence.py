@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.chunking import Chunk, split_sentences
+from assistant.chunking import Chunk
+from assistant.pruning import units as sentence_units
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,10 @@ def table_cells(chunk: Chunk) -> list[tuple[str, str]]:
 
 
 def units(n: int, chunk: Chunk) -> list[Unit]:
+    """The passage's sentences (a reference entry whole, as the grammar quotes them); a table row's cells."""
     if chunk.kind == "table_row":
         return [Unit(n, text, label) for label, text in table_cells(chunk)]
-    if chunk.kind == "reference":
-        return [Unit(n, chunk.text.strip())]
-    return [Unit(n, chunk.text[s:e].strip()) for s, e in split_sentences(chunk.text) if chunk.text[s:e].strip()]
+    return [Unit(n, text.strip()) for text in sentence_units(chunk) if text.strip()]
 
 
 _SUBJECTS = {"nsubj", "nsubjpass", "expl", "csubj"}
@@ -64,9 +64,9 @@ def is_instruction(text: str) -> bool:
     assistant that names the question's words would be shown as evidence. A source states; it does not
     instruct. (The model's own quotes are kept to the passages the grammar allows and are not filtered.)
     """
-    from assistant.attribution import _nlp
+    from assistant.attribution import parse
 
-    for t in _nlp()(text):
+    for t in parse(text):
         if t.tag_ != "VB" or t.dep_ not in ("ROOT", "conj", "acl", "dep", "ccomp", "parataxis"):
             continue
         governor = t

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from assistant.documents import SUPPORTED_SUFFIXES, DocumentError, load_document
+from assistant.documents import DocumentError, load_document
 from assistant.ingestion import IngestReport, ingest, source_path
 from assistant.settings import Settings
 from assistant.store import Store
@@ -75,16 +75,12 @@ def add(settings: Settings, upload: Path, name: str | None = None) -> IngestRepo
     """Copy an uploaded file into the corpus folder and ingest it; a file of the same name is replaced."""
     upload = Path(upload)
     name = safe_name(name or upload.name)
-    suffix = Path(name).suffix
-    if suffix not in SUPPORTED_SUFFIXES:
-        raise LibraryError(f"{name}: unsupported file type {suffix or '(none)'}; "
-                           f"use one of {', '.join(sorted(SUPPORTED_SUFFIXES))}")
     size = upload.stat().st_size
     limit = settings.ui_upload_max_mb * 1024 * 1024
     if size > limit:
         raise LibraryError(f"{name}: {size / 1e6:.1f} MB is over the {settings.ui_upload_max_mb} MB limit")
     corpus = Path(settings.corpus_dir)
-    try:  # the same reading as ingest's: a corrupt file is refused before it can replace anything
+    try:  # ingest's own reading (type, encoding, corruption): a bad file is refused before it replaces anything
         load_document(upload, upload.parent)
     except DocumentError as exc:
         raise LibraryError(f"{name}: {exc}") from None
@@ -98,10 +94,9 @@ def add(settings: Settings, upload: Path, name: str | None = None) -> IngestRepo
 
 def remove(settings: Settings, source: str) -> str:
     """Take a document out of the store; its file moves to the corpus's ``.removed`` folder, never deleted."""
-    store = Store(settings)
-    if source not in {d.source for d in documents(store)}:
+    n = Store(settings).delete_source(source)
+    if n == 0:
         raise LibraryError(f"{source} is not in the store")
-    n = store.delete_source(source)
     path = source_path(source, Path(settings.corpus_dir))
     where = ""
     if path.is_file():

@@ -20,7 +20,8 @@ _QUOTE_CHARS = str.maketrans({"’": "'", "‘": "'", "‛": "'", "`": "'", "“
 _QUOTES_HEADER = re.compile(r"^\s*\**\s*(?:quotes?|sources?|quoted passages)\s*\**\s*:\s*\**\s*$", re.I | re.M)
 _ANSWER_HEADER = re.compile(r"^\s*\**\s*answer\s*\**\s*:\s*\**", re.I | re.M)
 _QUOTE_LINE = re.compile(r"^\s*[-*]?\s*\[(\d+)\]\s*[:\-–]?\s*(.+?)\s*$")
-_CITE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+#: a citation in the answer: [1] or [1, 3]
+CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 MIN_QUOTE_CHARS = 12
 
 
@@ -83,7 +84,7 @@ def parse_answer(raw: str) -> ParsedAnswer:
 
 def cited_numbers(text: str) -> list[int]:
     seen: list[int] = []
-    for m in _CITE.finditer(text):
+    for m in CITATION.finditer(text):
         for part in m.group(1).split(","):
             n = int(part)
             if n not in seen:

@@ -10,7 +10,7 @@ import html
 import re
 from collections.abc import Sequence
 
-from assistant.quotes import parse_answer
+from assistant.quotes import CITATION, parse_answer
 from assistant.schema import Answer
 from assistant.verify import FALLBACK_LEAD
 
@@ -31,7 +31,7 @@ def streaming_view(raw: str) -> str:
     return raw
 
 
-_CITED = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\](?!\]|\()")
+_CITED = re.compile(CITATION.pattern + r"(?!\]|\()")  # not one already made a link
 _LINKED = re.compile(r"\[\[(\d+)\]\]\(#source-\d+(?: \"[^\"]*\")?\)")
 
 

@@ -185,7 +185,7 @@ class ChatApp:
                 notes.append(f"⚠️ {exc}")
                 continue
             notes += [f"⚠️ {src}: {why}" for src, why in report.failed] or [f"✓ {name}: {report.summary()}"]
-        return "\n\n".join(notes) or "Choose a file first.", self.library_rows(), self._sources_choice()
+        return "\n\n".join(notes) or "Choose a file first.", *self.library_view()
 
     def library_remove(self, source: str) -> tuple[str, list[list], dict]:
         from assistant.library import LibraryError, remove
@@ -194,7 +194,7 @@ class ChatApp:
             note = remove(self.settings, source) if source else "Choose a document first."
         except (LibraryError, StoreError) as exc:
             note = f"⚠️ {exc}"
-        return note, self.library_rows(), self._sources_choice()
+        return note, *self.library_view()
 
     def library_reingest(self, progress=gr.Progress()) -> tuple[str, list[list], dict]:  # noqa: B008
         """Maintainer: bring the store in line with the corpus folder (changed files re-embedded, gone ones pruned)."""
@@ -206,11 +206,12 @@ class ChatApp:
             note = "\n\n".join([f"✓ {report.summary()}", *[f"⚠️ {s}: {why}" for s, why in report.failed]])
         except StoreError as exc:
             note = f"⚠️ {exc}"
-        return note, self.library_rows(), self._sources_choice()
+        return note, *self.library_view()
 
-    def _sources_choice(self) -> dict:
+    def library_view(self) -> tuple[list[list], dict]:
+        """The Library table and the maintainer's document choices, from one read of the store."""
         rows = self.library_rows()
-        return gr.update(choices=[r[0] for r in rows], value=None)
+        return rows, gr.update(choices=[r[0] for r in rows], value=None)
 
     def chain(self, prompt: str, top_k: int) -> AnswerChain:
         key = (prompt, int(top_k))
@@ -296,8 +297,9 @@ def build_ui(app: ChatApp) -> gr.Blocks:
                 sources.render()
         with gr.Tab("Library", id="library") as library_tab:
             gr.Markdown("The documents the assistant answers from, as they are in the store.")
-            table = gr.Dataframe(headers=COLUMNS, value=app.library_rows(), interactive=False, elem_id="library",
-                                 wrap=True)
+            # filled when the tab is opened (and so current after another process ingests), not at start-up:
+            # listing pages through every chunk's metadata
+            table = gr.Dataframe(headers=COLUMNS, interactive=False, elem_id="library", wrap=True)
             if maintainer:
                 gr.Markdown("#### Change the library (maintainer)")
                 with gr.Row():
@@ -307,15 +309,16 @@ def build_ui(app: ChatApp) -> gr.Blocks:
                         add_btn = gr.Button("Add and ingest", variant="primary", elem_id="library-add")
                         reingest = gr.Button("Re-ingest the corpus folder", elem_id="library-reingest")
                 with gr.Row():
-                    doc = gr.Dropdown(choices=[r[0] for r in app.library_rows()], value=None, label="Document",
-                                      elem_id="library-doc")
+                    doc = gr.Dropdown(choices=[], value=None, label="Document", elem_id="library-doc")
                     remove = gr.Button("Remove from the library", variant="stop", elem_id="library-remove")
                 library_note = gr.Markdown("", elem_id="library-note")
                 add_btn.click(app.library_add, upload, [library_note, table, doc], api_visibility="private")
                 remove.click(app.library_remove, doc, [library_note, table, doc], api_visibility="private")
                 reingest.click(app.library_reingest, None, [library_note, table, doc], api_visibility="private")
-        # the table is read afresh when the tab is opened (another process may have ingested); no API endpoint
-        library_tab.select(app.library_rows, None, table, api_visibility="private")
+        if maintainer:
+            library_tab.select(app.library_view, None, [table, doc], api_visibility="private")
+        else:
+            library_tab.select(app.library_rows, None, table, api_visibility="private")
         if maintainer:
             _evaluations_tab(s)
         new.click(lambda: ([], [], sources_html(None), gr.update(value=None, visible=False)), None,
@@ -339,21 +342,22 @@ def _evaluations_tab(settings: Settings) -> None:
         return
     folder = settings.ui_eval_runs_dir
 
-    def choices() -> dict:
-        return gr.update(choices=browse.runs(folder))
+    def choices() -> tuple[dict, dict, dict]:
+        names = gr.update(choices=browse.runs(folder))
+        return names, names, names
 
     with gr.Tab("Evaluations", id="evaluations") as tab:
         gr.Markdown("Runs of `python -m eval run`; compare two as `python -m eval compare` does.")
         with gr.Row():
-            run = gr.Dropdown(choices=browse.runs(folder), value=None, label="Run", elem_id="eval-run")
+            run = gr.Dropdown(choices=[], value=None, label="Run", elem_id="eval-run")
             refresh = gr.Button("Refresh the list", size="sm")
         with gr.Row():
             report = gr.Markdown("Choose a run.", elem_id="eval-report")
             chart = gr.Image(label="By category", type="filepath", interactive=False)
         gr.Markdown("#### Compare two runs")
         with gr.Row():
-            baseline = gr.Dropdown(choices=browse.runs(folder), value=None, label="Baseline (A)", elem_id="eval-a")
-            candidate = gr.Dropdown(choices=browse.runs(folder), value=None, label="Candidate (B)",
+            baseline = gr.Dropdown(choices=[], value=None, label="Baseline (A)", elem_id="eval-a")
+            candidate = gr.Dropdown(choices=[], value=None, label="Candidate (B)",
                                     elem_id="eval-b")
             go = gr.Button("Compare", variant="primary", elem_id="eval-compare")
         comparison = gr.Markdown("", elem_id="eval-comparison")
@@ -361,7 +365,7 @@ def _evaluations_tab(settings: Settings) -> None:
     go.click(lambda a, b: browse.compare_runs(a, b, folder), [baseline, candidate], comparison,
              api_visibility="private")
     for event in (refresh.click, tab.select):
-        event(lambda: (choices(), choices(), choices()), None, [run, baseline, candidate], api_visibility="private")
+        event(choices, None, [run, baseline, candidate], api_visibility="private")
 
 
 def serve(settings: Settings) -> int:
