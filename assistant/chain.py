@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
 
@@ -21,8 +22,9 @@ from assistant.condense import gist, is_follow_up, standalone_query
 from assistant.evidence import Unit, related, table_cells
 from assistant.guards import invented_amounts, unknown_subjects
 from assistant.llm import endpoint_errors
+from assistant.passages import Shown, whole
 from assistant.prompts import Prompt, load_prompt
-from assistant.pruning import Shown, prune, whole
+from assistant.pruning import prune
 from assistant.quotes import check_quotes, cited_numbers, normalise, parse_answer
 from assistant.references import Reference, load_references
 from assistant.retrieval import HybridRetriever, Retrieved
@@ -231,7 +233,8 @@ def finish(
 class AnswerChain:
     """Holds the pieces the runnable needs; ``runnable`` is the LCEL pipeline."""
 
-    def __init__(self, settings: Settings, retriever: HybridRetriever, llm_factory) -> None:
+    def __init__(self, settings: Settings, retriever: HybridRetriever,
+                 llm_factory: Callable[[], BaseChatModel]) -> None:
         self.settings = settings
         self.retriever = retriever
         self.prompt = load_prompt(settings.prompt)
@@ -240,6 +243,16 @@ class AnswerChain:
         self.advice = AdviceGate(retriever.embeddings.embed_query)
         self._corpus_ctx: tuple | None = None
         self.runnable: Runnable = RunnableLambda(self.prepare) | RunnableGenerator(self._generate)
+
+    @property
+    def llm(self) -> BaseChatModel:
+        """The chat model this chain answers with: the same object it streams from (loaded on first use).
+
+        Public so the benchmarks, the evaluation's judge and the tests drive the one loaded model (its engine,
+        its KV cache) instead of loading a second copy or reaching into the chain. For the in-process model it
+        is an :class:`assistant.llm.LocalChatModel`; for an endpoint, a LangChain ``ChatOpenAI``.
+        """
+        return self._llm_factory()
 
     def warm_up(self) -> None:
         """Load the embedder, the BM25 index and the model now, not on the first question."""
@@ -299,7 +312,7 @@ class AnswerChain:
         if self._corpus_ctx is None or self._corpus_ctx[0] is not snapshot[0]:
             from assistant.corpus_cache import CorpusContext
 
-            model = self._llm_factory()
+            model = self.llm
             cache_dir = s.model_cache_dir if s.chroma_host else Path(s.store_dir).parent
             ctx = CorpusContext(model.engine, self.prompt.system_text(), self.prompt.passage, snapshot[1], cache_dir,
                                 model_id=str(s.llm_model_path or "default"))
@@ -342,7 +355,7 @@ class AnswerChain:
             if not p.retrieved:
                 yield finish(p, self.prompt.refusal, self.prompt, self.refs, None)
                 continue
-            llm = self._llm_factory()
+            llm = self.llm
             parts: list[str] = []
             first: float | None = None
             with endpoint_errors(self.settings):
@@ -381,7 +394,7 @@ def build_chain(settings: Settings, retriever: HybridRetriever | None = None) ->
 
             raise StoreError("the store is empty: run `python ingest.py` first")
         retriever = HybridRetriever(
-            store=store, embeddings=LocalEmbeddings(settings.embedding_model, settings.embedding_batch_size),
+            store=store, embeddings=LocalEmbeddings.from_settings(settings),
             settings=settings,
         )
     return AnswerChain(settings, retriever, lambda: chat_model(settings))

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.chunking import Chunk
-from assistant.pruning import units as sentence_units
+from assistant.passages import units as sentence_units
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from assistant.pruning import Shown
+from assistant.passages import Shown
 
 MAX_QUOTES = 3
 MIN_UNIT_CHARS = 20  # shorter units (a table's row label) say nothing on their own

@@ -14,11 +14,12 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from langchain_core.language_models import BaseChatModel
 
 from assistant.documents import path_sha256
@@ -268,7 +269,8 @@ class LocalChatModel(BaseChatModel):
 
     ``stream(messages, grammar=..., forced=...)`` constrains the output to a GBNF
     grammar and fast-forwards through what it forces; ``client`` is the loaded
-    ``llama_cpp.Llama`` (the evaluation's judge reads its logits).
+    ``llama_cpp.Llama`` (the benchmark's raw llama.cpp baseline calls it);
+    :meth:`next_token_logits` is what the evaluation's yes/no judge reads.
     """
 
     engine: Any
@@ -284,6 +286,21 @@ class LocalChatModel(BaseChatModel):
     @property
     def _llm_type(self) -> str:
         return "llama-cpp-engine"
+
+    def tokenize(self, text: str) -> list[int]:
+        """``text`` as this model's tokens, special tokens (``<|im_start|>``) included, no BOS added."""
+        return self.engine.tokenize(text)
+
+    def next_token_logits(self, tokens: Sequence[int]) -> np.ndarray:
+        """The logits of the token after ``tokens`` (a copy), the longest cached prefix of them reused.
+
+        Why a method: the evaluation's judge scores yes/no by these logits with the one loaded model; reading
+        them takes llama.cpp's private context, which only this module and the engine touch, and the engine's
+        lock, so a judgement never interleaves with an answer being generated.
+        """
+        with self.engine.lock:
+            self.engine.feed(tokens)
+            return self.engine.logits().copy()
 
     def _pieces(self, messages, grammar: str | None = None, forced=None, max_tokens: int | None = None,
                 prompt_tokens: list[int] | None = None):

@@ -21,37 +21,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.chunking import Chunk, split_sentences
+from assistant.chunking import Chunk
+from assistant.passages import Shown, units, whole
 
 _PRONOUN_START = re.compile(r"^(?:it|its|this|these|they|their|such|that|those|the latter|the former)\b", re.I)
-
-
-@dataclass(frozen=True)
-class Shown:
-    """What the model is shown of one passage: exact sentence slices of the chunk text."""
-
-    chunk: Chunk
-    sentences: tuple[str, ...]
-
-    def text(self) -> str:
-        body = " ".join(self.sentences)
-        return f"{self.chunk.header}\n{body}" if self.chunk.header else body
-
-
-def units(chunk: Chunk) -> list[str]:
-    """A passage's sentences; table rows and references are one unit."""
-    if chunk.kind in ("table_row", "reference"):
-        return [chunk.text]
-    spans = split_sentences(chunk.text)
-    return [chunk.text[s:e] for s, e in spans] or [chunk.text]
-
-
-def whole(chunks: Sequence[Chunk]) -> list[Shown]:
-    return [Shown(c, tuple(units(c))) for c in chunks]
 
 
 def prune(

@@ -53,8 +53,24 @@ def link_citations(text: str, titles: dict[int, str]) -> str:
 
 
 def plain(markdown: str) -> str:
-    """The chat Markdown with citation links back to plain [n] (for history, feedback and export)."""
+    """The chat Markdown with citation links back to plain [n]: for an export or a feedback row, which are read
+    outside the page, and for a conversation reopened from the browser, which only has its messages."""
     return _LINKED.sub(lambda m: f"[{m.group(1)}]", markdown)
+
+
+def chat_prose(answer: Answer) -> str:
+    """The answer's own words as the chat shows them, without its quote lines: what a follow-up is asked with.
+
+    Why not ``answer.prose``: follow-ups have always been asked with the words the reader saw (grouped
+    citations split as the chat links them, "[2, 1]" read as "[2][1]"; a quotes-only answer under its lead-in;
+    the notes on removed claims when no quote follows), and the earlier answer's first sentence is in the
+    model's prompt: the same words keep the same answers.
+    """
+    if answer.abstained:
+        return answer.answer.strip()
+    notes = [] if any(c.quote for c in answer.citations) else removed_notes(answer)
+    text = "\n".join([answer.prose or FALLBACK_LEAD, *notes])
+    return _CITED.sub(lambda m: "".join(f"[{int(x)}]" for x in m.group(1).split(",")), text).strip()
 
 
 def quote_line(c) -> str:
@@ -66,10 +82,6 @@ def quote_line(c) -> str:
     if where and cites:
         where += f"; cites {cites}"
     return f"> [{c.n}] {label}“{c.quote}”{where}"
-
-
-#: a quote line of the chat Markdown: (passage number, quoted words)
-QUOTE_LINE = re.compile(r"^> \[(\d+)\] (?:[^“\n]*?: )?“(.*)”(?: — [^”\n]*)?$", re.M)
 
 
 def chat_markdown(answer: Answer) -> str:

@@ -4,14 +4,12 @@ Why hybrid: drug names, abbreviations (T:E2, hCG, ITT) and study names are
 exact tokens that embeddings blur; BM25 catches them, embeddings catch
 paraphrase. Why few passages: every context token costs the CPU model time.
 
-Fusion (``fusion="score"``, the default): each candidate gets
-``dense_weight * cosine + bm25_weight * bm25 / best_bm25``. Unlike reciprocal
-rank fusion, this keeps *how much* better one passage matches than the next:
-in a small corpus that repeats the same facts at several depths, candidates
-are often near-ties in rank and far apart in score. A BM25-only candidate
-(outside the dense top ``candidate_k``) gets the lowest dense similarity seen,
-an upper bound of its own. ``fusion="rrf"`` keeps the previous weighted
-reciprocal-rank fusion.
+Fusion: each candidate gets ``dense_weight * cosine + bm25_weight * bm25 /
+best_bm25``. Unlike reciprocal rank fusion, this keeps *how much* better one
+passage matches than the next: in a small corpus that repeats the same facts
+at several depths, candidates are often near-ties in rank and far apart in
+score. A BM25-only candidate (outside the dense top ``candidate_k``) gets the
+lowest dense similarity seen, an upper bound of its own.
 
 Neighbour evidence: a passage whose adjacent chunk in the same document
 section also matches the question is more likely to be the answer than an
@@ -23,6 +21,9 @@ snapshot; their BM25 score is exact, their dense score the same bound as above.
 Follow-up questions arrive already joined with the question(s) they follow
 (:func:`assistant.condense.standalone_query`) and are scored as one text.
 
+Words become index terms in :mod:`assistant.lexicon`, shared with the guards
+that must agree with the index on what counts as the same word.
+
 BM25 is an inverted index over numpy postings (Okapi, k1=1.5, b=0.75, the
 rank-bm25 formula): scoring touches only the postings of the query's terms,
 which keeps a query under a few milliseconds at 100,000 chunks, where
@@ -31,7 +32,7 @@ rank-bm25's per-document Python loop does not.
 
 from __future__ import annotations
 
-import functools
+import copy
 import logging
 import math
 import re
@@ -40,91 +41,25 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict, PrivateAttr
 
 from assistant.chunking import Chunk
 from assistant.embeddings import LocalEmbeddings
+from assistant.lexicon import american_spelling, tokenize, word_forms
 from assistant.settings import Settings
 from assistant.store import Store
 
+if TYPE_CHECKING:
+    from assistant.attribution import Attributor
+
 log = logging.getLogger(__name__)
-
-_TOKEN = re.compile(r"[a-z0-9]+(?:[-:][a-z0-9]+)*")
-STOPWORDS = frozenset(
-    """a an and are as at be been being but by can could did do does doing for from had has have how i if in
-    into is it its me my of on or our should so than that the their them then there these they this those to
-    was we were what when where which who whom why will with would you your about also any such may might
-    more most other some very one ones""".split()
-)
-
-
-_BRITISH = (
-    (re.compile(r"^oe(?=st)"), "e"),  # oestrogen, oestradiol
-    (re.compile(r"(?<=[a-z])ae(?=[mdst])"), "e"),  # haemoglobin, anaemia, paediatric, anaesthesia
-    (re.compile(r"(?<=[a-z]{3})our"), "or"),  # favour, behaviour, tumour (not hour, four, your)
-    (re.compile(r"(?<=[a-z]{4})is(?=e|ed|es|ing|ation)"), "iz"),  # recognise, organisation (not praise)
-    (re.compile(r"(?<=[a-z]{2})([bt])re(?=s?$)"), r"\1er"),  # litre, centre, fibre
-)
-
-
-@functools.lru_cache(maxsize=65536)
-def american_spelling(word: str) -> str:
-    """British spellings mapped to the American ones the article uses: clinicians write both."""
-    for pattern, repl in _BRITISH:
-        word = pattern.sub(repl, word)
-    return word
-
-
-@functools.lru_cache(maxsize=1)
-def _snowball():
-    import snowballstemmer
-
-    return snowballstemmer.stemmer("english")
-
-
-@functools.lru_cache(maxsize=65536)
-def _stem(tok: str) -> str:
-    """The Snowball (Porter 2) English stem: "combined" ~ "combination", "restoring" ~ "restored",
-    "inhibitors" ~ "inhibitor". It replaced a one-suffix strip (-ation/-ing/-ed) and a plural rule that were
-    tuned on the evaluation questions; measured on both splits in bench/retrieval.py (README, Retrieval)."""
-    if ":" in tok or any(ch.isdigit() for ch in tok):
-        return tok
-    return _snowball().stemWord(tok)
-
-
-_INFLECTIONS = ("ing", "ed", "es", "s", "er", "ers", "ly", "ation", "ion", "ions")
-_ENDINGS = ("", "e", "ed", "es", "s", "ing", "ion", "er")
-
-
-def word_forms(word: str) -> set[str]:
-    """``word`` and the forms that share its stem: "prescribing" -> "prescribe", "prescribed", ..."""
-    forms = {word}
-    for suffix in _INFLECTIONS:
-        stem = word[: -len(suffix)]
-        if word.endswith(suffix) and len(stem) >= 3:
-            forms.update(stem + ending for ending in _ENDINGS)
-    return forms
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-case word tokens without stopwords, in American spelling, Snowball-stemmed."""
-    out = []
-    for tok in _TOKEN.findall(text.lower().replace("’", "'")):
-        if tok in STOPWORDS:
-            continue
-        tok = american_spelling(tok)
-        out.append(_stem(tok) if "-" not in tok else tok)
-        if "-" in tok:  # 'post-trt' also matches 'trt'
-            out.extend(_stem(p) for p in tok.split("-") if p and p not in STOPWORDS)
-    return out
 
 
 class BM25Index:
+    """Okapi BM25 over the snapshot's chunk texts, as index terms of :func:`assistant.lexicon.tokenize`."""
+
     def __init__(self, texts: Sequence[str], k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25) -> None:
         postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
         lengths = np.zeros(len(texts), dtype=np.float32)
@@ -188,6 +123,7 @@ class BM25Index:
         return math.log(1 + self.n / df) if df else math.log(1 + max(self.n, 1))
 
     def top(self, query: str, k: int) -> list[tuple[int, float]]:
+        """Only the ``k`` best (index, score), for callers that do not fuse with the full score vector."""
         return self.search(query, k)[1]
 
 
@@ -233,22 +169,38 @@ def neighbours(chunks: Sequence[Chunk]) -> np.ndarray:
     return out
 
 
-class HybridRetriever(BaseRetriever):
-    """LangChain retriever returning ``top_k`` fused passages with their scores in metadata."""
+class HybridRetriever:
+    """The ``top_k`` fused passages of a question, over a BM25 snapshot of the store kept in memory.
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    The snapshot (BM25 index, chunks, neighbours, attribution checker) is built
+    lazily and rebuilt when the store's chunk count changes; it is what makes a
+    retriever expensive to create, so variants share it (:meth:`with_settings`).
+    """
 
-    store: Store
-    embeddings: LocalEmbeddings
-    settings: Settings
-    _bm25: BM25Index | None = PrivateAttr(default=None)
-    _chunks: list[Chunk] = PrivateAttr(default_factory=list)
-    _by_id: dict[str, int] = PrivateAttr(default_factory=dict)
-    _neighbours: np.ndarray = PrivateAttr(default_factory=lambda: np.full((0, 2), -1, dtype=np.int64))
-    _count: int = PrivateAttr(default=-1)
-    _checked: float = PrivateAttr(default=-math.inf)
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _attributor: tuple | None = PrivateAttr(default=None)
+    def __init__(self, *, store: Store, embeddings: LocalEmbeddings, settings: Settings) -> None:
+        self.store = store
+        self.embeddings = embeddings
+        self.settings = settings
+        self._bm25: BM25Index | None = None
+        self._chunks: list[Chunk] = []
+        self._by_id: dict[str, int] = {}
+        self._neighbours: np.ndarray = np.full((0, 2), -1, dtype=np.int64)
+        self._count = -1
+        self._checked = -math.inf
+        self._lock = threading.Lock()
+        self._attributor: tuple | None = None
+
+    def with_settings(self, settings: Settings) -> HybridRetriever:
+        """This retriever with other settings (another ``top_k``, say), sharing the current snapshot.
+
+        Why a shallow copy: a new retriever would rebuild the BM25 index and the
+        attribution checker (seconds) on its first question. Each copy replaces
+        its snapshot on its own next refresh; the lock is shared too, which only
+        serialises the copies' refreshes.
+        """
+        other = copy.copy(self)
+        other.settings = settings
+        return other
 
     def refresh(self) -> None:
         """(Re)build the BM25 index when the store's chunk count changed."""
@@ -277,10 +229,7 @@ class HybridRetriever(BaseRetriever):
         assert bm25 is not None
         dense = self._dense(self.embeddings.embed_query(query), min(s.candidate_k, len(chunks)))
         acc, sparse = bm25.search(query, s.candidate_k)
-        if s.fusion == "rrf":
-            ranked = self._rrf(dense, sparse, by_id)
-        else:
-            ranked = self._score_fusion(dense, acc, sparse, by_id, nbrs)
+        ranked = self._score_fusion(dense, acc, sparse, by_id, nbrs)
         best = ranked[:k]
         if s.max_score_gap is not None and best:
             best = [t for t in best if best[0][0] - t[0] <= s.max_score_gap]
@@ -387,23 +336,6 @@ class HybridRetriever(BaseRetriever):
         ranked.sort(key=lambda t: -t[0])
         return ranked
 
-    def _rrf(
-        self, dense: list[tuple[str, float]], sparse: list[tuple[int, float]], by_id: dict[str, int]
-    ) -> list[tuple[float, int | str, float | None]]:
-        """Weighted reciprocal rank fusion of the two candidate lists (``fusion="rrf"``)."""
-        s = self.settings
-        fused: dict[int | str, float] = defaultdict(float)
-        sims: dict[int | str, float] = {}
-        for rank, (cid, sim) in enumerate(dense):
-            key: int | str = by_id.get(cid, cid)
-            fused[key] += s.dense_weight / (s.rrf_k + rank + 1)
-            sims[key] = sim
-        for rank, (idx, _) in enumerate(sparse):
-            fused[idx] += s.bm25_weight / (s.rrf_k + rank + 1)
-        ranked = [(score, key, sims.get(key)) for key, score in fused.items()]
-        ranked.sort(key=lambda t: -t[0])
-        return ranked
-
     def snapshot(self) -> tuple[object, list[Chunk]]:
         """(a token that changes when the store does, every chunk): what corpus mode reads into the model."""
         if self._bm25 is None:
@@ -411,7 +343,7 @@ class HybridRetriever(BaseRetriever):
         with self._lock:
             return self._bm25, list(self._chunks)
 
-    def attributor(self):
+    def attributor(self) -> Attributor:
         """The attribution checker for the current snapshot: the corpus's names, aliases and word rarity."""
         from assistant.attribution import Attributor, aliases_from, named_terms
 
@@ -439,30 +371,7 @@ class HybridRetriever(BaseRetriever):
         """A technical or unusual term: the embedding model's WordPiece vocabulary has to split it,
         and not just into a common word plus an inflection ("regime"+"n", "predict"+"s"), nor is it
         another form of a word the vocabulary has whole ("prescribing" ~ "prescribed")."""
-        tokenizer = self.embeddings.model.tokenizer
-        if any(form in tokenizer.vocab for form in word_forms(american_spelling(word))):
+        if any(self.embeddings.in_vocabulary(form) for form in word_forms(american_spelling(word))):
             return False
-        pieces = tokenizer.tokenize(word)
+        pieces = self.embeddings.word_pieces(word)
         return len(pieces) > 1 and len(pieces[0]) < len(word) - 2
-
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun | None = None
-    ) -> list[Document]:
-        return [
-            Document(
-                page_content=r.chunk.text,
-                id=r.chunk.id,
-                metadata={
-                    "id": r.chunk.id,
-                    "source": r.chunk.source,
-                    "section": r.chunk.section,
-                    "start": r.chunk.start,
-                    "end": r.chunk.end,
-                    "ref_keys": list(r.chunk.ref_keys),
-                    "score": r.score,
-                    "dense": r.dense,
-                    "bm25": r.bm25,
-                },
-            )
-            for r in self.retrieve(query)
-        ]

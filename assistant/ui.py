@@ -2,15 +2,20 @@
 
 History lives in each browser session's chat state (and in each gradio_client
 session), never in the server process, so two users never share a
-conversation. The model is loaded once at start-up.
+conversation. Next to the chat's messages the session keeps each answered turn
+as data (:class:`ShownTurn`, a ``gr.State``): follow-ups and feedback rows are
+built from it, not read back out of the rendered Markdown. The model is loaded
+once at start-up.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import gradio as gr
 
@@ -22,8 +27,8 @@ from assistant.render import (
     CSS,
     HEAD,
     NOTICE,
-    QUOTE_LINE,
     chat_markdown,
+    chat_prose,
     export_markdown,
     plain,
     sources_html,
@@ -55,27 +60,68 @@ def _text(content) -> str:
     return ""
 
 
-def history_turns(history: list[dict]) -> list[Turn]:
-    """Rebuild (question, answer) turns from Gradio's messages-format history."""
-    turns: list[Turn] = []
-    for msg in history or []:
-        text = plain(_text(msg.get("content")))
-        if msg.get("role") == "user":
-            turns.append(Turn(question=text))
-        elif msg.get("role") == "assistant" and turns and not turns[-1].answer:
-            turns[-1] = Turn(question=turns[-1].question, answer=text.split("\n> ")[0].strip())
+@dataclass(frozen=True)
+class ShownTurn:
+    """One question this session answered, as data: kept in the session's ``gr.State`` next to the chat.
+
+    Why: a follow-up needs the earlier answer's words and a feedback row its verified quotes; taking them
+    from the :class:`Answer` avoids parsing them back out of the chat's Markdown (links, quote lines), which
+    breaks whenever the rendering changes. ``shown`` is the chat message itself: Gradio's retry, undo, edit
+    and saved conversations change the chat without this state, so a turn is found by its message, not by
+    its position.
+    """
+
+    question: str  # as the visitor typed it
+    shown: str  # the chat Markdown of the answer
+    turn: Turn  # what a follow-up is asked with
+    citations: tuple[dict, ...] = ()  # the verified quotes the chat showed: {"n", "quote"}
+
+    @classmethod
+    def of(cls, question: str, answer: Answer) -> ShownTurn:
+        quotes = tuple({"n": c.n, "quote": c.quote} for c in answer.citations if c.quote and c.verified)
+        return cls(question, chat_markdown(answer), Turn(question=question, answer=chat_prose(answer)), quotes)
+
+
+def _kept(kept: Sequence[ShownTurn], question: str, shown: str) -> ShownTurn | None:
+    return next((k for k in kept if k.question == question and k.shown == shown), None)
+
+
+def message_turn(question: str, shown: str) -> Turn:
+    """A turn the session has no data for (a conversation reopened from the browser's saved history, an error
+    message), read from its chat messages: links back to [n], quote lines left out, as the chat shows it."""
+    return Turn(question=plain(question), answer=plain(shown).split("\n> ")[0].strip())
+
+
+def history_turns(history: list[dict], kept: Sequence[ShownTurn] = ()) -> list[Turn]:
+    """The chat's answered turns for the chain: the session's kept turns; the messages themselves only for a
+    turn the session did not answer."""
+    turns = []
+    for question, shown in conversation(history):
+        k = _kept(kept, question, shown)
+        turns.append(k.turn if k else message_turn(question, shown))
     return [t for t in turns if t.answer]
 
 
-def rated_turn(history: list[dict], i: int) -> tuple[str, str, list[tuple[str, str]]] | None:
-    """The answer at ``history[i]``, the question it answers and the completed turns before that question;
-    None when ``i`` is not an answer."""
+class Rated(NamedTuple):
+    """What a thumb on an answer records."""
+
+    question: str
+    answer: str  # as the chat showed it, links back to [n]
+    earlier: list[tuple[str, str]]  # the completed turns before the question
+    citations: tuple[dict, ...] = ()  # the verified quotes; none for a turn the session has no data for
+
+
+def rated_turn(history: list[dict], i: int, kept: Sequence[ShownTurn] = ()) -> Rated | None:
+    """The answer at ``history[i]`` with its question, the turns before it and its quotes (from the session's
+    kept turns); None when ``i`` is not an answer."""
     msgs = history or []
     if not (0 <= i < len(msgs)) or msgs[i].get("role") != "assistant":
         return None
     question = next((_text(m.get("content")) for m in reversed(msgs[:i]) if m.get("role") == "user"), "")
-    earlier = [(t.question, t.answer) for t in history_turns(msgs[:i])]  # the question itself has no answer yet
-    return question, plain(_text(msgs[i].get("content"))), earlier
+    shown = _text(msgs[i].get("content"))
+    earlier = [(t.question, t.answer) for t in history_turns(msgs[:i], kept)]  # the question has no answer yet
+    k = _kept(kept, question, shown)
+    return Rated(question, plain(shown), earlier, k.citations if k else ())
 
 
 def conversation(history: list[dict]) -> list[tuple[str, str]]:
@@ -116,17 +162,20 @@ class ChatApp:
         return self._fingerprints
 
     def record(self, question: str, answer: str, rating: int, comment: str = "",
-               history: list[tuple[str, str]] | None = None) -> int:
+               history: list[tuple[str, str]] | None = None, citations: Sequence[dict] = ()) -> int:
         from assistant.feedback import Feedback
 
         model, corpus = self.fingerprints()
-        quotes = [{"n": int(n), "quote": q} for n, q in QUOTE_LINE.findall(plain(answer))]
         return self.feedback.add(Feedback(
             rating=rating, question=question, answer=answer, comment=comment, history=tuple(history or ()),
-            citations=tuple(quotes), prompt=self.settings.prompt, model=model, corpus=corpus))
+            citations=tuple(citations), prompt=self.settings.prompt, model=model, corpus=corpus))
 
     def api_feedback(self, question: str, answer: str, rating: int, comment: str = "") -> str:
-        """The API's feedback endpoint: +1 or -1 on an answer, with an optional comment."""
+        """The API's feedback endpoint: +1 or -1 on an answer, with an optional comment.
+
+        The caller hands over the answer's text only (an endpoint made with ``gr.api`` has no session state),
+        so the row keeps that text, its quote lines included, and no separate citations.
+        """
         from assistant.feedback import FeedbackError
 
         try:
@@ -134,14 +183,13 @@ class ChatApp:
         except (FeedbackError, ValueError) as exc:
             return f"⚠️ {exc}"
 
-    def on_like(self, history: list[dict], data: gr.LikeData) -> tuple[int, str, dict]:
+    def on_like(self, history: list[dict], kept: list[ShownTurn], data: gr.LikeData) -> tuple[int, str, dict]:
         """A thumb on an answer in the page: stored at once; a comment may follow."""
-        turn = rated_turn(history, data.index if isinstance(data.index, int) else data.index[0])
+        turn = rated_turn(history, data.index if isinstance(data.index, int) else data.index[0], kept or [])
         if turn is None:
             return -1, "", gr.update(visible=False)
-        question, answer, earlier = turn
         rating = 1 if data.liked is True else -1
-        row = self.record(question, answer, rating, "", earlier)
+        row = self.record(turn.question, turn.answer, rating, "", turn.earlier, turn.citations)
         note = "Thanks: recorded as helpful." if rating > 0 else "Thanks: recorded as wrong. What was wrong?"
         return row, note, gr.update(visible=rating < 0, value="")
 
@@ -220,27 +268,36 @@ class ChatApp:
             base = self._chains.get((self.settings.prompt, self.settings.top_k))
             retriever = None
             if base is not None:
-                retriever = base.retriever.model_copy(update={"settings": s})
+                retriever = base.retriever.with_settings(s)
             self._chains[key] = build_chain(s, retriever)
         return self._chains[key]
 
     def respond(
-        self, message: str, history: list[dict], prompt: str | None = None, top_k: float | None = None
-    ) -> Iterator[tuple[str, str]]:
+        self, message: str, history: list[dict], kept: list[ShownTurn] | None = None, prompt: str | None = None,
+        top_k: float | None = None,
+    ) -> Iterator[tuple[str, str, list[ShownTurn]]]:
+        """Stream the answer to ``message``: (chat Markdown, sources panel, the session's kept turns).
+
+        The kept turns are cut to the ones still in this chat (a retry, an undo or another conversation drops
+        the rest), so the state stays as long as the conversation; the new answer's turn is added at the end.
+        """
+        pairs = set(conversation(history))
+        current = [k for k in kept or [] if (k.question, k.shown) in pairs]
         try:
             chain = self.chain(prompt or self.settings.prompt, int(top_k or self.settings.top_k))
             raw = ""
-            for event in chain.runnable.stream({"question": message, "history": history_turns(history)}):
+            for event in chain.runnable.stream({"question": message, "history": history_turns(history, current)}):
                 if isinstance(event, Answer):
-                    yield chat_markdown(event), sources_html(event)
+                    turn = ShownTurn.of(message, event)
+                    yield turn.shown, sources_html(event), [*current, turn]
                 else:
                     raw += event
-                    yield streaming_view(raw), sources_html(None)
+                    yield streaming_view(raw), sources_html(None), current
         except (QuestionError, StoreError, ModelError, PromptError) as exc:
-            yield f"⚠️ {exc}", sources_html(None)
+            yield f"⚠️ {exc}", sources_html(None), current
         except Exception as exc:  # keep serving; the log has the traceback
             log.exception("answering failed")
-            yield f"⚠️ Something went wrong while answering ({type(exc).__name__}). Please try again.", ""
+            yield f"⚠️ Something went wrong while answering ({type(exc).__name__}). Please try again.", "", current
 
 
 def is_maintainer_page(settings: Settings) -> bool:
@@ -263,9 +320,11 @@ def build_ui(app: ChatApp) -> gr.Blocks:
                 prompt = gr.Dropdown(available(), value=s.prompt, label="Prompt version", render=False)
                 top_k = gr.Slider(1, 8, value=s.top_k, step=1, label="Passages sent to the model",
                                   render=False)
-                extra: dict = {}
+                # the session's answered turns as data (a State: not an API parameter, not in the page)
+                kept = gr.State([])
+                extra: dict = {"additional_inputs": [kept]}
                 if maintainer:
-                    extra = {"additional_inputs": [prompt, top_k],
+                    extra = {"additional_inputs": [kept, prompt, top_k],
                              "additional_inputs_accordion": gr.Accordion(label="Maintainer settings",
                                                                          open=False, render=False)}
                 # the chat grows with its answers up to the viewport, then scrolls; the input stays below it
@@ -275,8 +334,8 @@ def build_ui(app: ChatApp) -> gr.Blocks:
                     app.respond,
                     api_name="chat",
                     chatbot=chatbot,
-                    additional_outputs=[sources],
-                    examples=[[q, None, None] if maintainer else [q] for q in EXAMPLES],
+                    additional_outputs=[sources, kept],
+                    examples=[[q, None, None, None] if maintainer else [q, None] for q in EXAMPLES],
                     **extra,
                     flagging_mode="never",
                     save_history=True,  # kept in the browser: a reload lists past conversations to reopen
@@ -321,10 +380,11 @@ def build_ui(app: ChatApp) -> gr.Blocks:
             library_tab.select(app.library_rows, None, table, api_visibility="private")
         if maintainer:
             _evaluations_tab(s)
-        new.click(lambda: ([], [], sources_html(None), gr.update(value=None, visible=False)), None,
-                  [chat.chatbot, chat.chatbot_state, sources, exported], api_visibility="undocumented", queue=False)
+        new.click(lambda: ([], [], [], sources_html(None), gr.update(value=None, visible=False)), None,
+                  [chat.chatbot, chat.chatbot_state, kept, sources, exported], api_visibility="undocumented",
+                  queue=False)
         export.click(app.export, [chat.chatbot], [exported], api_visibility="undocumented", queue=False)
-        chat.chatbot.like(app.on_like, [chat.chatbot], [feedback_row, feedback_note, comment],
+        chat.chatbot.like(app.on_like, [chat.chatbot, kept], [feedback_row, feedback_note, comment],
                           api_visibility="undocumented", queue=False)
         comment.submit(app.on_comment, [feedback_row, comment], [feedback_note, comment],
                        api_visibility="undocumented", queue=False)
@@ -381,7 +441,7 @@ def serve(settings: Settings) -> int:
         auth = (user, password)
     if settings.ui_host not in {"127.0.0.1", "localhost"} and auth is None:
         log.warning("serving on %s without a login (set ASSISTANT_UI_AUTH=user:password)", settings.ui_host)
-    # Files: Gradio serves only its own assets and files it created (tests/test_faults.py tries the
+    # Files: Gradio serves only its own assets and files it created (tests/test_network.py tries the
     # traversals). Its upload route is always mounted although the visitor's page has no file input, so
     # uploads are capped at 1 KB unless this is a maintainer's page (Library tab): a visitor cannot fill the
     # disk through it.

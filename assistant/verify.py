@@ -25,8 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from assistant.chunking import split_sentences
+from assistant.lexicon import tokenize
 from assistant.quotes import normalise
-from assistant.retrieval import tokenize
 from assistant.schema import ClaimCheck
 
 _CITE = re.compile(r"\s*\[\d+(?:\s*[,–-]\s*\d+)*\]")

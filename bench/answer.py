@@ -48,6 +48,7 @@ go_offline()
 
 from assistant.chain import AnswerChain, ask, build_chain  # noqa: E402
 from assistant.ingestion import ingest  # noqa: E402
+from assistant.llm import LocalChatModel  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 from bench.common import load_cases, machine, write_result  # noqa: E402
 
@@ -56,14 +57,21 @@ DECODING = {"reference": (False, False), "check": (True, False), "chain": (True,
 
 
 
+def _model(chain: AnswerChain) -> LocalChatModel:
+    """The chain's in-process model: what this benchmark times (an endpoint's speed is not ours to measure)."""
+    model = chain.llm
+    if not isinstance(model, LocalChatModel):
+        raise SystemExit("bench/answer.py times the in-process model: unset ASSISTANT_LLM_BASE_URL")
+    return model
+
+
 def _tokens(chain: AnswerChain, text: str) -> int:
-    llm = chain._llm_factory()
-    return len(llm.client.tokenize(text.encode(), add_bos=False))  # type: ignore[attr-defined]
+    return len(_model(chain).client.tokenize(text.encode(), add_bos=False))
 
 
 def _fresh_cache(chain: AnswerChain) -> None:
     """Forget the evaluated prompt (llama.cpp would otherwise reuse all of an identical one)."""
-    chain._llm_factory().client.reset()  # type: ignore[attr-defined]
+    _model(chain).client.reset()
 
 
 def _time_questions(
@@ -103,7 +111,7 @@ def run_chain(settings: Settings, questions: list[str], runs: int, label: str) -
     """The product path: ``ask()`` end to end (first token includes retrieval, ~30 ms)."""
     chain = build_chain(settings)
     chain.warm_up()
-    model = chain._llm_factory()
+    model = _model(chain)
     forced = []
 
     def answer(q: str) -> tuple[float | None, float, str]:
@@ -121,7 +129,7 @@ def run_straight(settings: Settings, cases: list[dict], runs: int) -> dict:
     """Raw llama.cpp from each question's single gold passage: no retrieval, grammar or checks."""
     chain = build_chain(settings)
     chain.warm_up()
-    llama = chain._llm_factory().client  # type: ignore[attr-defined]
+    llama = _model(chain).client
     chunks = chain.retriever.store.all_chunks()
     gold = {}
     for c in cases:

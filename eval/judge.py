@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from assistant.settings import Settings
+
+if TYPE_CHECKING:
+    from assistant.llm import LocalChatModel
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +61,10 @@ def _p_yes_from(logprobs: Iterable[tuple[str, float]]) -> float | None:
 class LocalJudge:
     """Scores yes/no prompts with the in-process llama.cpp model, reusing its cached prompt prefix."""
 
-    def __init__(self, llama, name: str = "local") -> None:
-        self.llama = llama
+    def __init__(self, model: LocalChatModel, name: str = "local") -> None:
+        self.model = model
         self.name = name
-        self._lock = threading.Lock()
-        vocab = [llama.tokenize(w.encode(), add_bos=False, special=False) for w in YES + NO]
+        vocab = [model.tokenize(w) for w in YES + NO]
         self._yes = sorted({t[0] for t, w in zip(vocab, YES + NO, strict=True) if w in YES and len(t) == 1})
         self._no = sorted({t[0] for t, w in zip(vocab, YES + NO, strict=True) if w in NO and len(t) == 1})
         if not self._yes or not self._no:
@@ -71,30 +72,23 @@ class LocalJudge:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalJudge:
-        from assistant.llm import chat_model
+        from assistant.llm import LocalChatModel, chat_model
 
         model = chat_model(settings)
-        llama = getattr(model, "client", None)
-        if llama is None or not hasattr(llama, "tokenize"):
+        if not isinstance(model, LocalChatModel):
             raise JudgeError("the local judge needs the in-process llama.cpp model (unset llm_base_url)")
-        return cls(llama, name=f"local:{settings.llm_model_path.name if settings.llm_model_path else 'default'}")
+        return cls(model, name=f"local:{settings.llm_model_path.name if settings.llm_model_path else 'default'}")
 
     def _prompt_tokens(self, system: str, user: str) -> list[int]:
         # ChatML, the template of the default model (Qwen2.5); the answer starts right after "assistant\n"
         text = (
             f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n"
         )
-        return self.llama.tokenize(text.encode(), add_bos=False, special=True)
+        return self.model.tokenize(text)
 
     def p_yes(self, system: str, user: str) -> float:
-        tokens = self._prompt_tokens(system, user)
-        with self._lock:
-            llama = self.llama
-            # keep the longest cached prefix (the system prompt) and evaluate only the rest
-            prefix = min(llama.longest_token_prefix(llama._input_ids.tolist(), tokens), len(tokens) - 1)
-            llama.n_tokens = prefix
-            llama.eval(tokens[prefix:])
-            logits = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(llama.n_vocab(),)).copy()
+        # the longest cached prefix (the system prompt) is kept and only the rest evaluated
+        logits = self.model.next_token_logits(self._prompt_tokens(system, user))
         logits -= logits.max()
         probs = np.exp(logits)
         probs /= probs.sum()

@@ -11,6 +11,7 @@ from assistant.chunking import split_sentences
 from assistant.schema import Answer, QuestionError, Turn
 from assistant.settings import Settings
 from tests.conftest import ARTICLE
+from tests.support.fakes import no_llm
 
 
 class FakeScriptedChatModel(FakeListChatModel):
@@ -30,10 +31,6 @@ class FakeScriptedChatModel(FakeListChatModel):
 def _chain(retriever, settings: Settings, *responses: str) -> tuple[AnswerChain, FakeScriptedChatModel]:
     fake = FakeScriptedChatModel(responses=list(responses), seen=[])
     return AnswerChain(settings, retriever, lambda: fake), fake
-
-
-def _no_llm() -> None:
-    raise AssertionError("the model must not be called")
 
 
 QUOTE = "Anastrozole works by selectively inhibiting the aromatase enzyme"
@@ -94,7 +91,7 @@ def test_invented_dose_is_replaced_by_refusal_with_pointer(retriever, ingested_s
 @pytest.mark.parametrize("question", ["What dose of anastrozole should I take?",
                                       "My estradiol came back at 48 pg/mL. Should I start anastrozole on my own?"])
 def test_dose_and_advice_questions_are_refused_without_the_model(retriever, ingested_settings, question) -> None:
-    chain = AnswerChain(ingested_settings, retriever, _no_llm)
+    chain = AnswerChain(ingested_settings, retriever, no_llm)
     answer = ask(chain, question)
     assert answer.abstained and answer.citations == [] and answer.timings.first_token_s is None
     assert answer.answer.startswith("The sources do not cover this question.") and "clinician" in answer.answer
@@ -102,7 +99,7 @@ def test_dose_and_advice_questions_are_refused_without_the_model(retriever, inge
 
 
 def test_out_of_scope_question_skips_the_model(retriever, ingested_settings) -> None:
-    chain = AnswerChain(ingested_settings, retriever, _no_llm)
+    chain = AnswerChain(ingested_settings, retriever, no_llm)
     answer = ask(chain, "Who won the football world cup in 1998?")
     assert answer.abstained and answer.contexts == [] and answer.timings.first_token_s is None
     assert answer.refused_by.startswith("out of scope")
@@ -127,7 +124,7 @@ def test_the_model_reads_pruned_passages_and_quotes_still_verify(retriever, inge
 
 @pytest.mark.parametrize("question", ["", "   ", "x" * 2001])
 def test_bad_questions_raise_clear_errors(retriever, ingested_settings, question: str) -> None:
-    chain = AnswerChain(ingested_settings, retriever, _no_llm)
+    chain = AnswerChain(ingested_settings, retriever, no_llm)
     with pytest.raises(QuestionError):
         ask(chain, question)
 
@@ -163,3 +160,80 @@ def test_a_contradicting_answer_falls_back_to_its_quotes(retriever, ingested_set
     assert "Removed from the model's draft" in format_answer(answer)
     public = answer.public()
     assert public["fell_back"] and public["drafted"] == swapped and len(public["checks"]) == 2
+
+
+def test_the_chain_exposes_the_model_it_answers_with(retriever, ingested_settings) -> None:
+    """``chain.llm`` is the object the chain streams from (loaded on first use, not when the chain is built), so a
+    benchmark or a judge drives that loaded model rather than reaching into the chain or loading a copy."""
+    fake = FakeScriptedChatModel(responses=[f'Anastrozole inhibits the aromatase enzyme [1].\nQuotes:\n[1] "{QUOTE}"'],
+                                 seen=[])
+    loads: list[int] = []
+
+    def factory() -> FakeScriptedChatModel:
+        loads.append(1)
+        return fake
+
+    chain = AnswerChain(ingested_settings, retriever, factory)
+    assert loads == []
+    assert chain.llm is fake and loads == [1]
+    ask(chain, "Which enzyme does anastrozole block?")
+    assert len(fake.seen) == 1  # the answer came from that same object
+    with pytest.raises(AttributeError):
+        chain.llm = fake  # type: ignore[misc]  # read-only: the chain's model is chosen by its settings
+
+
+def test_build_chain_hands_out_the_process_wide_model(retriever, ingested_settings) -> None:
+    from assistant.chain import build_chain
+    from assistant.llm import chat_model
+
+    remote = ingested_settings.model_copy(update={"llm_base_url": "http://127.0.0.1:9/v1"})  # built, never called
+    chain = build_chain(remote, retriever)
+    assert chain.llm is chat_model(remote) and chain.llm is chain.llm
+
+
+def test_the_local_judge_reads_logits_through_the_model_wrapper() -> None:
+    """The judge asks :class:`LocalChatModel` for next-token logits (under the engine's lock, a copy) instead
+    of reading llama.cpp's private context itself."""
+    import numpy as np
+
+    from assistant.llm import LocalChatModel
+    from eval.judge import LocalJudge
+
+    words = {"yes": 1, "Yes": 2, "YES": 3, " yes": 4, " Yes": 5, "no": 6, "No": 7, "NO": 8, " no": 9, " No": 10}
+
+    class Lock:
+        held = False
+
+        def __enter__(self) -> None:
+            self.held = True
+
+        def __exit__(self, *exc) -> None:
+            self.held = False
+
+    class Engine:
+        def __init__(self) -> None:
+            self.lock = Lock()
+            self.fed: list[list[int]] = []
+            self.row = np.zeros(12, dtype=np.float32)
+            self.row[[1, 2]] = 5.0  # "yes" far likelier than "no"
+
+        def tokenize(self, text: str) -> list[int]:
+            return [words[text]] if text in words else [11] * len(text)
+
+        def feed(self, tokens) -> int:
+            assert self.lock.held
+            self.fed.append(list(tokens))
+            return 0
+
+        def logits(self, i: int = -1) -> np.ndarray:
+            return self.row
+
+    engine = Engine()
+    model = LocalChatModel(engine=engine)
+    logits = model.next_token_logits([11, 11])
+    logits[:] = 0  # a copy: the engine's buffer is untouched
+    assert engine.row[1] == 5.0 and engine.fed == [[11, 11]] and not engine.lock.held
+    judge = LocalJudge(model)
+    p = judge.p_yes("Answer yes or no.", "Is it?")
+    assert 0.9 < p < 1.0 and engine.fed[-1] == model.tokenize(
+        "<|im_start|>system\nAnswer yes or no.<|im_end|>\n<|im_start|>user\nIs it?<|im_end|>\n<|im_start|>assistant\n")

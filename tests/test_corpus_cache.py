@@ -18,7 +18,7 @@ def parts(ingested_settings, retriever):
     from assistant.chain import build_chain
 
     chain = build_chain(ingested_settings, retriever)
-    model = chain._llm_factory()
+    model = chain.llm
     chunks = [c for c in retriever.snapshot()[1] if c.kind == "text"][:5]
     return chain, model.engine, chunks
 

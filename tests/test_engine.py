@@ -50,7 +50,7 @@ def chain(ingested_settings, retriever):
 def test_speedups_give_the_same_answer_as_the_reference_decoder(chain) -> None:
     from llama_cpp import LlamaGrammar
 
-    model = chain._llm_factory()
+    model = chain.llm
     engine = model.engine
     fast_forwarded = identical = compared = 0
     for question in QUESTIONS:

@@ -6,7 +6,8 @@ from llama_cpp import LlamaGrammar
 
 from assistant.chunking import Chunk
 from assistant.grammar import quote_grammar
-from assistant.pruning import prune, units, whole
+from assistant.passages import units, whole
+from assistant.pruning import prune
 
 LH = (
     "LH then stimulates the Leydig cells within the testes to produce testosterone, the primary male sex hormone. "

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from assistant.schema import Turn
 from assistant.settings import PROJECT_ROOT, Settings
-from tests.servers import free_port, wait_for_port
+from tests.support.servers import free_port, wait_for_port
 
 pytestmark = [pytest.mark.llm, pytest.mark.server]
 OUT = PROJECT_ROOT / "test-output"
@@ -173,12 +174,19 @@ def test_browser_shows_highlighted_source(server: str) -> None:
         page.get_by_text("Which enzyme does anastrozole block?").first.click(timeout=60_000)
         page.get_by_text("aromatase", exact=False).first.wait_for(timeout=30_000)
         page.screenshot(path=str(OUT / "ui-reloaded.png"), full_page=True)
+        # a reopened conversation has no server state: its thumb is recorded from the chat's messages
+        page.get_by_role("button", name="Dislike").last.click()
+        page.get_by_text("recorded as wrong").wait_for(timeout=30_000)
         browser.close()
     from assistant.feedback import FeedbackStore
 
-    rows = FeedbackStore(FEEDBACK_DB).rows(rating=-1)
-    assert any(r["comment"] == "the answer should name the cells" and "aromatase" in r["answer"].lower()
-               and r["question"] == "Which enzyme does anastrozole block?" for r in rows), rows
+    rows = [r for r in FeedbackStore(FEEDBACK_DB).rows(rating=-1)
+            if r["question"] == "Which enzyme does anastrozole block?" and "aromatase" in r["answer"].lower()]
+    # the thumb in the live session takes the answer's quotes from the session's kept turns
+    live = [r for r in rows if r["comment"] == "the answer should name the cells"]
+    assert len(live) == 1 and live[0]["citations"], rows
+    assert all(c["quote"] in live[0]["answer"] for c in live[0]["citations"])
+    assert any(r["comment"] == "" and r["citations"] == [] and r["answer"] == live[0]["answer"] for r in rows), rows
     assert (OUT / "ui-answer.png").stat().st_size > 10_000
 
 
@@ -252,15 +260,123 @@ def test_a_visitor_cannot_reach_the_maintainer_settings(server: str) -> None:
 
 
 def test_a_rated_answer_keeps_the_conversation_before_it() -> None:
-    from assistant.ui import rated_turn
+    from assistant.ui import ShownTurn, rated_turn
 
     history = [{"role": "user", "content": "What is hCG?"},
                {"role": "assistant", "content": [{"type": "text", "text": "It acts like LH.\n> [1] “q”"}]},
                {"role": "user", "content": "And FSH?"},
                {"role": "assistant", "content": "It acts on Sertoli cells."}]
-    assert rated_turn(history, 3) == ("And FSH?", "It acts on Sertoli cells.", [("What is hCG?", "It acts like LH.")])
-    assert rated_turn(history, 1) == ("What is hCG?", "It acts like LH.\n> [1] “q”", [])
+    # no kept turns (a conversation reopened from the browser): read from the messages, no citations
+    assert rated_turn(history, 3) == ("And FSH?", "It acts on Sertoli cells.", [("What is hCG?", "It acts like LH.")],
+                                      ())
+    assert rated_turn(history, 1) == ("What is hCG?", "It acts like LH.\n> [1] “q”", [], ())
     assert rated_turn(history, 2) is None and rated_turn(history, 9) is None
+    # kept turns: the earlier answer and the quotes come from the session's data, not from the Markdown
+    kept = [ShownTurn("What is hCG?", "It acts like LH.\n> [1] “q”", Turn(question="What is hCG?", answer="Kept."),
+                      ({"n": 1, "quote": "q"},)),
+            ShownTurn("And FSH?", "It acts on Sertoli cells.", Turn(question="And FSH?", answer="x"),
+                      ({"n": 2, "quote": "Sertoli"},))]
+    rated = rated_turn(history, 3, kept)
+    assert rated is not None and rated.earlier == [("What is hCG?", "Kept.")]
+    assert rated.citations == ({"n": 2, "quote": "Sertoli"},)
+    assert rated_turn(history, 1, kept).citations == ({"n": 1, "quote": "q"},)
+
+
+def _answers() -> list:
+    """Answers of every shape the chat renders: quotes with grouped citations and an unmatched quote, quotes
+    alone under their lead-in, removed claims with no quote, and a refusal with the clinician pointer."""
+    from assistant.schema import ClaimCheck
+    from tests.test_render import _answer
+
+    full = _answer()
+    removed = [ClaimCheck(claim="It cures [2, 3] everything.", kept=False, how="attribution", reason="not so")]
+    return [
+        full,
+        full.model_copy(update={"prose": "", "fell_back": True, "checks": removed}),
+        full.model_copy(update={"citations": [], "checks": removed}),
+        full.model_copy(update={"abstained": True, "citations": [], "prose": "",
+                                "answer": "The sources do not cover this question. Please ask your clinician."}),
+    ]
+
+
+def test_kept_turns_give_the_chain_the_words_the_chat_showed() -> None:
+    """A follow-up is asked with the same earlier answer whether it comes from the session's kept turn or, for a
+    conversation reopened from the browser, from the chat's messages: the model's prompt, so its answers, do
+    not depend on which."""
+    from assistant.render import chat_markdown
+    from assistant.ui import ShownTurn, history_turns, message_turn
+
+    for answer in _answers():
+        kept = ShownTurn.of("Which enzyme?", answer)
+        assert kept.shown == chat_markdown(answer)
+        assert kept.turn == message_turn("Which enzyme?", kept.shown), kept.shown
+        assert "#source-" not in kept.turn.answer and "> [" not in kept.turn.answer
+        assert kept.citations == tuple({"n": c.n, "quote": c.quote} for c in answer.citations
+                                       if c.quote and c.verified)
+    assert ShownTurn.of("q", _answers()[0]).turn.answer == "Anastrozole blocks aromatase [1], not [2][1]."
+    assert ShownTurn.of("q", _answers()[1]).turn.answer == "The sources say:"
+    history = [{"role": "user", "content": "Which enzyme?"},
+               {"role": "assistant", "content": [{"type": "text", "text": chat_markdown(_answers()[0])}]},
+               {"role": "user", "content": "And FSH?"}, {"role": "assistant", "content": "It acts on Sertoli cells."}]
+    marked = ShownTurn("Which enzyme?", chat_markdown(_answers()[0]), Turn(question="Which enzyme?", answer="Kept."))
+    assert history_turns(history, [marked]) == [Turn(question="Which enzyme?", answer="Kept."),
+                                                Turn(question="And FSH?", answer="It acts on Sertoli cells.")]
+    assert history_turns(history)[0].answer == "Anastrozole blocks aromatase [1], not [2][1]."
+
+
+@pytest.fixture
+def fake_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, retriever, ingested_settings: Settings):
+    """A ChatApp whose chains answer with a scripted fake model (real retrieval): the page's flow, no LLM."""
+    from assistant.chain import AnswerChain
+    from assistant.ui import ChatApp
+    from tests.test_chain import QUOTE, FakeScriptedChatModel
+
+    fake = FakeScriptedChatModel(seen=[], responses=[
+        f'Anastrozole inhibits the aromatase enzyme [1].\nQuotes:\n[1] "{QUOTE}"', "Clomiphene [1].",
+        "Clomiphene [1].", "Clomiphene [1]."])
+    monkeypatch.setattr("assistant.ui.build_chain", lambda s, r=None: AnswerChain(s, retriever, lambda: fake))
+    return ChatApp(ingested_settings.model_copy(update={"feedback_db": tmp_path / "feedback.sqlite"})), fake
+
+
+def test_the_page_answers_follow_ups_and_records_feedback_from_its_kept_turns(fake_app) -> None:
+    import dataclasses
+
+    import gradio as gr
+
+    from assistant.feedback import FeedbackStore
+    from assistant.render import plain
+    from tests.test_chain import QUOTE
+
+    app, fake = fake_app
+    question = "Which enzyme does anastrozole block?"
+    *_, (shown, sources, kept) = app.respond(question, [], [])
+    assert "<mark>" in sources and len(kept) == 1 and kept[0].shown == shown and kept[0].question == question
+    assert kept[0].turn == Turn(question=question, answer="Anastrozole inhibits the aromatase enzyme [1].")
+    assert any(c["quote"] == QUOTE for c in kept[0].citations) and all(c["quote"] in shown for c in kept[0].citations)
+    # the browser hands the chat back as content parts; the follow-up is asked with the kept turn's words
+    history = [{"role": "user", "content": [{"type": "text", "text": question}]},
+               {"role": "assistant", "content": [{"type": "text", "text": shown}]}]
+    marked = dataclasses.replace(kept[0], turn=Turn(question=question, answer="Aromatase is what the state says."))
+    follow = "Which one is first-line for secondary hypogonadism?"
+    *_, (_, _, after) = app.respond(follow, history, [marked])
+    asked = fake.seen[-1][1].content
+    assert "Earlier answer: Aromatase is what the state says." in asked and "Anastrozole inhibits" not in asked
+    assert [k.question for k in after] == [question, follow] and after[0] is marked
+    # a conversation reopened from the browser has no kept turns: its messages give the same earlier answer
+    *_, (_, _, reopened) = app.respond(follow, history, [])
+    assert "Earlier answer: Anastrozole inhibits the aromatase enzyme [1]." in fake.seen[-1][1].content
+    assert [k.question for k in reopened] == [follow]
+    # a new conversation (or a retry, an undo) drops the kept turns no longer in the chat
+    *_, (_, _, fresh) = app.respond(follow, [], after)
+    assert [k.question for k in fresh] == [follow]
+    # a thumb on the answer: its quotes from the kept turn; none for a turn the session has no data for
+    dislike = gr.LikeData(None, {"index": 1, "value": shown, "liked": False})
+    row, note, _ = app.on_like(history, kept, dislike)
+    assert row > 0 and "recorded as wrong" in note
+    app.on_like(history, [], dislike)
+    rows = FeedbackStore(app.settings.feedback_path).rows(rating=-1)
+    assert [r["citations"] for r in rows] == [[dict(c) for c in kept[0].citations], []]
+    assert all(r["answer"] == plain(shown) and r["question"] == question and r["history"] == [] for r in rows)
 
 
 def test_maintainer_settings_need_a_login_or_a_local_flag() -> None:
@@ -286,3 +402,19 @@ def test_feedback_through_the_api_lands_in_the_database(server: str) -> None:
     rows = FeedbackStore(FEEDBACK_DB).rows(rating=-1)
     row = next(r for r in rows if r["comment"] == "missing the dose")
     assert row["answer"] == answer and row["prompt"] and len(row["model"]) == 64 and row["corpus"]
+
+
+def test_a_maintainer_choice_of_top_k_gets_its_own_chain_on_the_shared_retriever(
+    ingested_settings: Settings, tmp_path: Path
+) -> None:
+    """The maintainer's prompt/passages controls: a new chain whose retriever shares the store and index."""
+    from assistant.ui import ChatApp
+
+    app = ChatApp(ingested_settings.model_copy(update={"feedback_db": tmp_path / "feedback.sqlite"}))
+    other = app.chain(ingested_settings.prompt, ingested_settings.top_k + 2)
+    assert other is not app.base and other.settings.top_k == ingested_settings.top_k + 2
+    assert other.retriever.settings.top_k == ingested_settings.top_k + 2
+    assert app.base.retriever.settings.top_k == ingested_settings.top_k  # the visitors' chain is untouched
+    assert other.retriever.store is app.base.retriever.store
+    assert len(other.retriever.retrieve("How does anastrozole work?")) == ingested_settings.top_k + 2
+    assert app.chain(ingested_settings.prompt, ingested_settings.top_k + 2) is other
