@@ -52,4 +52,4 @@ def test_missing_model_file_is_a_clear_error(ingested_settings: Settings, tmp_pa
     assert "model file not found" in proc.stderr and "Traceback" not in proc.stderr
 
 
-# Empty, over-long and undecodable questions: tests/test_faults.py (CLI, chain and UI).
+# Empty, over-long and undecodable questions: tests/test_bad_input.py (CLI, chain) and tests/test_network.py (UI).

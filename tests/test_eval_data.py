@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
 from assistant.quotes import normalise
 from assistant.settings import PROJECT_ROOT
+from tests.support.jsonl import read_jsonl
 
 DATASETS = PROJECT_ROOT / "eval" / "datasets"
 
 
 def _rows(name: str) -> list[dict]:
-    return [json.loads(line) for line in (DATASETS / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_jsonl(DATASETS / name)
 
 
 def _corpus() -> str:

@@ -13,12 +13,13 @@ from eval import run as run_mod
 from eval.compare import main as compare_main
 from eval.run import RunOptions, run
 from eval.stats import load_run
+from tests.support.jsonl import read_jsonl
 
 DATASETS = PROJECT_ROOT / "eval" / "datasets"
 
 
 def _subset(src: Path, ids: list[str], dst: Path) -> Path:
-    rows = [json.loads(line) for line in src.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = read_jsonl(src)
     dst.write_text("".join(json.dumps(r) + "\n" for r in rows if r["id"] in ids), encoding="utf-8")
     return dst
 

@@ -93,7 +93,7 @@ def test_interrupted_file_is_redone(tmp_settings: Settings) -> None:
     assert sorted(store.ids_for(ARTICLE.name)) == sorted(ids)
 
 
-# Unreadable files of every kind (non-UTF-8, binary, corrupt PDF, ...) are in tests/test_faults.py.
+# Unreadable files of every kind (non-UTF-8, binary, corrupt PDF, ...) are in tests/test_bad_files.py.
 
 
 def test_unreadable_and_missing_paths(tmp_settings: Settings) -> None:

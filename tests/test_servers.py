@@ -33,7 +33,8 @@ from assistant.schema import Answer
 from assistant.settings import PROJECT_ROOT, Settings
 from assistant.store import StoreError
 from tests.conftest import CORPUS
-from tests.servers import free_port
+from tests.support.fakes import no_llm
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.server
 
@@ -133,10 +134,6 @@ def within(seconds: float, fn: Callable[[], object]) -> Exception:
 def _error_lines(stderr: str) -> list[str]:
     """The lines the CLI prints for a user error (stderr may also hold the embedder's progress bar)."""
     return [line for line in stderr.splitlines() if line.startswith("error:")]
-
-
-def _no_llm():
-    raise AssertionError("the model must not be called")
 
 
 @pytest.fixture(scope="module")
@@ -257,7 +254,7 @@ def test_chroma_server_stopping_mid_session_is_a_clear_error(tmp_path: Path, ret
     try:
         settings = ingest_into(server, chroma_timeout_s=2.0)
         remote = HybridRetriever(store=Store(settings), embeddings=LocalEmbeddings(), settings=settings)
-        chain = AnswerChain(settings, remote, _no_llm)  # retrieval fails before any model call
+        chain = AnswerChain(settings, remote, no_llm)  # retrieval fails before any model call
         expected = [r.chunk.id for r in retriever.retrieve(QUESTION)]
         assert [r.chunk.id for r in chain.retriever.retrieve(QUESTION)] == expected
         where = f"cannot reach the Chroma server at 127.0.0.1:{server.port}"

@@ -1,4 +1,4 @@
-"""Network guard for processes started by tests/test_faults.py (not part of the product).
+"""Network guard for processes started through NetGuard (tests/support/netguard.py); not part of the product.
 
 The test puts this folder first on ``PYTHONPATH`` and sets ``NETGUARD_LOG``;
 Python then imports this module at start-up in the process and in every Python
