@@ -111,6 +111,7 @@ def _ingest(paths: Sequence[Path], settings: Settings, *, reset: bool, prune: bo
     report = IngestReport(where=store.where)
     if reset:
         store.reset()
+    store.require_same_embedder()  # after the reset, which is how a user re-embeds with another encoder
     corpus_dir = settings.corpus_dir
     refs = load_references(corpus_dir)
     for p in paths:
@@ -145,7 +146,7 @@ def _ingest(paths: Sequence[Path], settings: Settings, *, reset: bool, prune: bo
         todo.append((source, doc.sha256, chunks, state is not None))
 
     if todo:
-        embedder = LocalEmbeddings(settings.embedding_model, settings.embedding_batch_size)
+        embedder = LocalEmbeddings.from_settings(settings)
         total = sum(len(c) for _, _, c, _ in todo)
         with tqdm(total=total, desc="embedding", unit="chunk", disable=not progress, leave=False) as bar:
 

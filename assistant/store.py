@@ -5,6 +5,10 @@ in a side file, so it can never disagree with the store, and the same code
 works against a server. A file counts as ingested only when every one of its
 chunks carries the file's current hash (``file_sha256``) and the expected count
 (``n_chunks``) is present: an ingest killed half-way is simply redone.
+
+The collection's metadata records which encoder made its vectors
+(``embedder``): vectors of two encoders are not comparable, so a store is
+queried and extended only with the encoder that filled it.
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ from typing import Any, ParamSpec, TypeVar
 import httpx
 
 from assistant.chunking import Chunk
+from assistant.embeddings import encoder_id
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
 PAGE = 5000
+EMBEDDER = "embedder"
 
 
 class StoreError(Exception):
@@ -178,12 +184,16 @@ class Store:
     """
 
     def __init__(self, settings: Settings, create: bool = False) -> None:
+        """Open the collection (``create``: make it if missing). Opened for reading, a
+        collection filled by another encoder than the settings' is an error that names the fix;
+        ingest checks that itself, after an optional reset (which is the fix)."""
         self.settings = settings
+        self.embedder = encoder_id(settings.embedding_model, settings.embedding_backend)
         self.client = _client(settings, create)
         try:
             if create:
                 self.collection = self.client.get_or_create_collection(
-                    settings.collection, metadata={"hnsw:space": "cosine"}
+                    settings.collection, metadata={"hnsw:space": "cosine", EMBEDDER: self.embedder}
                 )
             else:
                 self.collection = self.client.get_collection(settings.collection)
@@ -197,6 +207,8 @@ class Store:
                     f"the store has no collection '{settings.collection}': run `python ingest.py` first"
                 ) from None
             raise StoreError(f"cannot open collection '{settings.collection}' ({exc})") from None
+        if not create:
+            self.require_same_embedder()
 
     @property
     def where(self) -> str:
@@ -212,7 +224,31 @@ class Store:
     def reset(self) -> None:
         self.client.delete_collection(self.settings.collection)
         self.collection = self.client.get_or_create_collection(
-            self.settings.collection, metadata={"hnsw:space": "cosine"}
+            self.settings.collection, metadata={"hnsw:space": "cosine", EMBEDDER: self.embedder}
+        )
+
+    @_server_errors
+    def require_same_embedder(self) -> None:
+        """Raise StoreError when the stored vectors were made by another encoder than the settings'.
+
+        A store from before encoders were recorded was made by sentence-transformers on
+        PyTorch (the only encoder then); an empty one takes the settings' encoder.
+        """
+        recorded = (self.collection.metadata or {}).get(EMBEDDER)
+        if recorded == self.embedder:
+            return
+        if self.collection.count() == 0:
+            self.collection.modify(metadata={EMBEDDER: self.embedder})
+            return
+        recorded = recorded or encoder_id(self.settings.embedding_model, "torch")
+        if recorded == self.embedder:
+            self.collection.modify(metadata={EMBEDDER: self.embedder})
+            return
+        backend = recorded.split(":", 1)[0]
+        raise StoreError(
+            f"the store at {self.where} was embedded by {recorded}, but these settings embed with "
+            f"{self.embedder}: run `python ingest.py --reset` to re-embed it with the settings' encoder, "
+            f"or set ASSISTANT_EMBEDDING_BACKEND={backend} to use the store as it is"
         )
 
     def _paged(self, include: list[str]) -> Iterator[tuple[str, str | None, dict[str, Any]]]:

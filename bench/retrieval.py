@@ -94,7 +94,7 @@ def naive_ranked(queries: list[str], emb: LocalEmbeddings, k: int = 4) -> list[l
 def quality(settings: Settings, count_tokens) -> dict:
     cases = answerable_turns()
     store = Store(settings)
-    emb = LocalEmbeddings(settings.embedding_model)
+    emb = LocalEmbeddings.from_settings(settings)
     retriever = HybridRetriever(store=store, embeddings=emb, settings=settings)
     att = retriever.attributor()
     queries = [standalone_query(c["question"], c["previous"], att.is_term) for c in cases]
@@ -134,7 +134,7 @@ def quality(settings: Settings, count_tokens) -> dict:
 
 
 def latency(sizes: list[int], runs: int, settings_base: Settings) -> list[dict]:
-    emb = LocalEmbeddings(settings_base.embedding_model)
+    emb = LocalEmbeddings.from_settings(settings_base)
     words = (ROOT / "corpus" / "anastrozole-male-fertility.md").read_text(encoding="utf-8").split()
     rng = np.random.default_rng(0)
     queries = [c["question"] for c in answerable_turns()][:runs]

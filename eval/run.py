@@ -236,7 +236,7 @@ def _judge_parts(metrics: Sequence[str], options: RunOptions, settings: Settings
     from eval.metrics import ClaimFaithfulness, standard_metrics
 
     made: dict = {}
-    emb = LocalEmbeddings(settings.embedding_model, settings.embedding_batch_size)
+    emb = LocalEmbeddings.from_settings(settings)
     if "claim_faithfulness" in metrics:
         judge = make_judge(options.judge, settings)
         made["claim_faithfulness"] = ClaimFaithfulness(judge=judge, embed=lambda t: np.array(emb.embed(list(t))))

@@ -1,0 +1,85 @@
+"""The two embedding backends and the store's record of which one filled it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.chunking import split_sentences
+from assistant.embeddings import LocalEmbeddings, encoder_id
+from assistant.ingestion import ingest
+from assistant.settings import Settings
+from assistant.store import Store, StoreError
+from tests.conftest import ARTICLE
+
+
+@pytest.fixture(scope="module")
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private cache folder, so the test also covers the one-time export."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def sentences() -> list[str]:
+    text = ARTICLE.read_text(encoding="utf-8")
+    paras = [p for p in text.split("\n\n") if p and not p.startswith(("#", "|"))]
+    return [p[s:e] for p in paras for s, e in split_sentences(p)][:120]
+
+
+def test_int8_vectors_stay_close_to_the_float_model(onnx_cache: Path, sentences: list[str]) -> None:
+    float_vecs = np.array(LocalEmbeddings(backend="torch").embed(sentences))
+    int8 = LocalEmbeddings(backend="onnx-int8", cache_dir=onnx_cache)
+    int8_vecs = np.array(int8.embed(sentences))
+    assert (onnx_cache / "onnx").is_dir()  # exported on first use, into the given cache
+    assert np.allclose(np.linalg.norm(int8_vecs, axis=1), 1.0, atol=1e-4)
+    cos = (float_vecs * int8_vecs).sum(axis=1)
+    assert cos.min() > 0.95 and cos.mean() > 0.98, (cos.min(), cos.mean())
+    # the order of a batch does not change a sentence's vector (batches are sorted by length inside)
+    again = np.array(int8.embed(list(reversed(sentences))))[::-1]
+    assert np.allclose(again, int8_vecs, atol=1e-5)
+
+
+def test_int8_ranks_passages_like_the_float_model(onnx_cache: Path, sentences: list[str]) -> None:
+    questions = ["Which enzyme does anastrozole block?", "How does clomiphene work?",
+                 "What happens to estradiol levels?", "Is hCG used to treat male infertility?"]
+    tops = []
+    for emb in (LocalEmbeddings(backend="torch"), LocalEmbeddings(backend="onnx-int8", cache_dir=onnx_cache)):
+        docs, qs = np.array(emb.embed_documents(sentences)), np.array([emb.embed_query(q) for q in questions])
+        tops.append([int(i) for i in (qs @ docs.T).argmax(axis=1)])
+    assert tops[0] == tops[1]
+
+
+def test_encoder_id_names_backend_and_weights() -> None:
+    assert encoder_id(backend="torch") != encoder_id(backend="onnx-int8")
+    assert encoder_id(backend="torch").startswith("torch:")
+    assert encoder_id(backend="torch").split(":")[-1] == encoder_id(backend="onnx-int8").split(":")[-1]
+
+
+def test_store_refuses_another_encoder_until_reset(tmp_settings: Settings, onnx_cache: Path) -> None:
+    ingest([tmp_settings.corpus_dir], tmp_settings, progress=False)
+    int8 = tmp_settings.model_copy(update={"embedding_backend": "onnx-int8", "model_cache_dir": onnx_cache})
+    with pytest.raises(StoreError) as err:
+        Store(int8)
+    message = str(err.value)
+    assert "python ingest.py --reset" in message and "ASSISTANT_EMBEDDING_BACKEND=torch" in message
+    with pytest.raises(StoreError):  # an ingest adding int8 vectors to torch ones is refused too
+        ingest([tmp_settings.corpus_dir], int8, progress=False)
+    report = ingest([tmp_settings.corpus_dir], int8, reset=True, progress=False)
+    assert report.embedded == report.total_chunks > 0
+    assert Store(int8).collection.metadata["embedder"] == encoder_id(backend="onnx-int8")
+    with pytest.raises(StoreError, match="ASSISTANT_EMBEDDING_BACKEND=onnx-int8"):
+        Store(tmp_settings)
+
+
+def test_store_from_before_the_record_counts_as_torch(tmp_settings: Settings) -> None:
+    ingest([tmp_settings.corpus_dir], tmp_settings, progress=False)
+    store = Store(tmp_settings)
+    # what a store written by earlier versions looks like: no record of its encoder
+    store.collection.modify(metadata={"made_by": "an earlier version"})
+    assert "embedder" not in (Store(tmp_settings, create=True).collection.metadata or {})
+    Store(tmp_settings)  # readable with the torch encoder that made it
+    assert Store(tmp_settings).collection.metadata["embedder"] == encoder_id(backend="torch")
+    with pytest.raises(StoreError):
+        Store(tmp_settings.model_copy(update={"embedding_backend": "onnx-int8"}))
