@@ -1,0 +1,76 @@
+"""The stages after generation, each alone, on real retrieved passages (no model)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from assistant.chunking import split_sentences
+from assistant.finish import Prepared, check, cite, contexts_of, finish, screen
+from assistant.prompts import load_prompt
+from assistant.quotes import check_quotes, parse_answer
+from assistant.retrieval import HybridRetriever
+
+QUESTION = "How does anastrozole differ from clomiphene?"
+CLOMIPHENE = "Clomiphene works by competitively binding to estrogen receptors in the hypothalamus and pituitary"
+
+
+@pytest.fixture(scope="module")
+def prepared(retriever: HybridRetriever) -> Prepared:
+    return Prepared(QUESTION, QUESTION, [], retriever.retrieve(QUESTION), time.perf_counter(), 0.01)
+
+
+def _n_of(p: Prepared, text: str) -> int:
+    return next(n for n, r in enumerate(p.retrieved, 1) if text in r.chunk.text)
+
+
+def test_screen_passes_a_sourced_draft_and_stops_refusals_and_invented_amounts(prepared: Prepared) -> None:
+    prompt = load_prompt("v4")
+    contexts = contexts_of(prepared)
+    n = _n_of(prepared, CLOMIPHENE)
+    ok = f'Clomiphene binds estrogen receptors [{n}].\nQuotes:\n[{n}] "{CLOMIPHENE}"'
+    assert screen(prepared, parse_answer(ok), ok, contexts, prompt, lambda _: True, lambda _: False) == ""
+    refused = prompt.refusal
+    assert screen(prepared, parse_answer(refused), refused, contexts, prompt,
+                  lambda _: True, lambda _: False) == "the model refused"
+    dose = f"Take 25 mg of clomiphene daily [{n}]."
+    assert screen(prepared, parse_answer(dose), dose, contexts, prompt,
+                  lambda _: True, lambda _: False).startswith("guard: answer stated amounts not in the sources")
+
+
+def test_check_removes_the_swapped_claim_and_keeps_the_verbatim_quote(prepared: Prepared, retriever) -> None:
+    n = _n_of(prepared, CLOMIPHENE)
+    raw = (f"Anastrozole works by competitively binding to estrogen receptors in the hypothalamus and pituitary "
+           f'[{n}].\nQuotes:\n[{n}] "{CLOMIPHENE}"')
+    chunks = [r.chunk for r in prepared.retrieved]
+    checked, verified, reason = check(prepared, parse_answer(raw), contexts_of(prepared), chunks,
+                                      retriever.attributor())
+    assert [q.verified for q in checked] == [True]
+    assert verified.removed and verified.prose == "" and reason == ""  # the quote still stands: no refusal
+
+
+def test_cite_orders_model_quotes_before_related_and_cites_unquoted_passages(prepared: Prepared) -> None:
+    chunks = [r.chunk for r in prepared.retrieved]
+    n = _n_of(prepared, CLOMIPHENE)
+    other = next(i for i in range(1, len(chunks) + 1) if i != n)
+    model = check_quotes([(n, CLOMIPHENE)], chunks)
+    s, e = split_sentences(chunks[other - 1].text)[0]
+    first_sentence = chunks[other - 1].text[s:e]
+    related = check_quotes([(other, first_sentence)], chunks)
+    assert related[0].verified
+    text, citations = cite(model, related, f"Clomiphene is a SERM [{n}].", chunks, {})
+    assert text.startswith(f"Clomiphene is a SERM [{n}].")
+    assert text.index(CLOMIPHENE) < text.index(first_sentence)  # the model's quote before retrieval's unit
+    assert [c.n for c in citations] == sorted(c.n for c in citations)
+    assert {(c.n, c.chosen_by) for c in citations} == {(n, "model"), (other, "retrieval")}
+    _, cited_only = cite([], [], f"Clomiphene is a SERM [{n}].", chunks, {})
+    assert [(c.n, c.quote, c.verified) for c in cited_only] == [(n, None, False)]
+
+
+def test_finish_abstains_with_the_advice_pointer_when_the_gate_refused(prepared: Prepared) -> None:
+    gated = Prepared(QUESTION, QUESTION, [], [], time.perf_counter(), 0.0, refusal="dose question", advice=True)
+    answer = finish(gated, load_prompt("v4").refusal, load_prompt("v4"), {}, None)
+    assert answer.abstained and answer.refused_by == "dose question"
+    assert answer.answer.startswith(load_prompt("v4").refusal) and "clinician" in answer.answer
+    assert answer.citations == [] and answer.contexts == []
