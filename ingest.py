@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     from pydantic import ValidationError
 
     try:
-        settings = load_settings(store_dir=args.store)
+        settings = load_settings(store={"dir": args.store})
     except ValidationError as exc:
         print(f"ingest: invalid settings: {exc}", file=sys.stderr)
         return 2
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     from assistant.ingestion import ingest
     from assistant.store import StoreError
 
-    paths = args.paths or [settings.corpus_dir]
+    paths = args.paths or [settings.store.corpus_dir]
     try:
         report = ingest(paths, settings, reset=args.reset, prune=args.prune, progress=not args.no_progress)
     except StoreError as exc:

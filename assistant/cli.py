@@ -166,16 +166,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_serve.add_argument("--host")
     p_serve.add_argument("--port", type=int)
     p_serve.add_argument("--maintainer", action="store_true",
-                         help="show the maintainer settings (127.0.0.1 only; with ASSISTANT_UI_AUTH, after login)")
+                         help="show the maintainer settings (127.0.0.1 only; with ASSISTANT_UI__AUTH, after login)")
     args = parser.parse_args(argv)
 
     from pydantic import ValidationError
 
     try:
         settings = load_settings(
-            prompt=args.prompt, store_dir=args.store, top_k=args.top_k,
-            ui_host=getattr(args, "host", None), ui_port=getattr(args, "port", None),
-            ui_maintainer=getattr(args, "maintainer", None) or None,
+            answer={"prompt": args.prompt}, store={"dir": args.store}, retrieval={"top_k": args.top_k},
+            ui={"host": getattr(args, "host", None), "port": getattr(args, "port", None),
+                "maintainer": getattr(args, "maintainer", None) or None},
         )
     except ValidationError as exc:
         print(f"error: invalid settings: {exc}", file=sys.stderr)

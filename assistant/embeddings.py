@@ -6,8 +6,8 @@ Nothing is fetched from a hub: the default model is the MiniLM packaged by
 - ``onnx-int8`` (default): the model exported to ONNX once (on first use, from
   the local files, into the cache folder), its attention and GELU fused by
   onnxruntime's transformer optimiser and its weights quantised to int8 per
-  channel. On this machine's 2 cores it embeds chunks ~2.5x faster than
-  PyTorch, with vectors at cosine ~0.99 of the float ones (bench/ingest.py and
+  channel. On this machine's 2 cores it embeds chunks ~3x faster than
+  PyTorch (one text at a time, see ONNX_BATCH), with vectors at cosine ~0.99 of the float ones (bench/ingest.py and
   bench/retrieval.py measure throughput and hit@k; README "Ingest").
 - ``torch``: sentence-transformers on PyTorch, the float model.
 
@@ -29,12 +29,12 @@ from typing import Literal
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from assistant.settings import Settings
+from assistant.settings import EmbeddingSettings, Settings
 
 log = logging.getLogger(__name__)
 
 Backend = Literal["onnx-int8", "torch"]
-DEFAULT_BACKEND: Backend = Settings.model_fields["embedding_backend"].default  # one default, kept in settings
+DEFAULT_BACKEND: Backend = EmbeddingSettings.model_fields["backend"].default  # one default, kept in settings
 # One text a run: dynamic quantisation scales activations per tensor, so in a batch a text's vector would
 # depend on its batch-mates and their padding (and a query, embedded alone, would be read differently from
 # the same words stored as a chunk). Batches of 8 embed ~1.6x faster but lost 0.015 hit@3 (bench/retrieval.py).
@@ -212,7 +212,7 @@ class LocalEmbeddings(Embeddings):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalEmbeddings:
-        return cls(settings.embedding_model, settings.embedding_batch_size, settings.embedding_backend,
+        return cls(settings.embedding.model, settings.embedding.batch_size, settings.embedding.backend,
                    settings.model_cache_dir)
 
     @property

@@ -57,10 +57,10 @@ def source_path(source: str, corpus_dir: Path) -> Path:
 
 
 def _lock(settings: Settings) -> FileLock | None:
-    if settings.chroma_host:
+    if settings.store.chroma_host:
         return None
-    Path(settings.store_dir).mkdir(parents=True, exist_ok=True)
-    return FileLock(str(Path(settings.store_dir) / ".ingest.lock"))
+    Path(settings.store.dir).mkdir(parents=True, exist_ok=True)
+    return FileLock(str(Path(settings.store.dir) / ".ingest.lock"))
 
 
 def ingest(
@@ -79,11 +79,11 @@ def ingest(
     then finds its files unchanged; if the wait times out it fails with a message.
     """
     if lock_timeout is None:
-        lock_timeout = settings.ingest_lock_timeout_s
+        lock_timeout = settings.store.ingest_lock_timeout_s
     try:
         lock = _lock(settings)
     except OSError as exc:
-        raise StoreError(f"cannot create the store folder {settings.store_dir} ({exc.strerror or exc})") from None
+        raise StoreError(f"cannot create the store folder {settings.store.dir} ({exc.strerror or exc})") from None
     if lock is None:
         return _ingest(paths, settings, reset=reset, prune=prune, progress=progress)
     try:
@@ -91,15 +91,15 @@ def ingest(
             lock.acquire(timeout=0)
         except Timeout:
             log.warning("another ingest is writing to %s; waiting for it to finish (up to %.0fs)",
-                        settings.store_dir, lock_timeout)
+                        settings.store.dir, lock_timeout)
             lock.acquire(timeout=lock_timeout)
     except Timeout:
         raise StoreError(
-            f"another ingest is still writing to {settings.store_dir} after {lock_timeout:g}s of waiting; "
+            f"another ingest is still writing to {settings.store.dir} after {lock_timeout:g}s of waiting; "
             "run this one again when it has finished"
         ) from None
     except OSError as exc:
-        raise StoreError(f"cannot lock the store at {settings.store_dir} ({exc.strerror or exc})") from None
+        raise StoreError(f"cannot lock the store at {settings.store.dir} ({exc.strerror or exc})") from None
     try:
         return _ingest(paths, settings, reset=reset, prune=prune, progress=progress)
     finally:
@@ -112,7 +112,7 @@ def _ingest(paths: Sequence[Path], settings: Settings, *, reset: bool, prune: bo
     if reset:
         store.reset()
     store.require_same_embedder()  # after the reset, which is how a user re-embeds with another encoder
-    corpus_dir = settings.corpus_dir
+    corpus_dir = settings.store.corpus_dir
     refs = load_references(corpus_dir)
     for p in paths:
         if p.is_dir() and p.resolve() != corpus_dir.resolve():
@@ -138,9 +138,9 @@ def _ingest(paths: Sequence[Path], settings: Settings, *, reset: bool, prune: bo
         chunks = chunk_text(
             doc.text,
             source,
-            chunk_size=settings.chunk_size,
-            chunk_overlap=settings.chunk_overlap,
-            min_chunk_size=settings.min_chunk_size,
+            chunk_size=settings.chunking.size,
+            chunk_overlap=settings.chunking.overlap,
+            min_chunk_size=settings.chunking.min_size,
             references=refs,
         )
         todo.append((source, doc.sha256, chunks, state is not None))
@@ -152,7 +152,7 @@ def _ingest(paths: Sequence[Path], settings: Settings, *, reset: bool, prune: bo
 
             def embed(texts: list[str]) -> list[list[float]]:
                 out: list[list[float]] = []
-                step = settings.embedding_batch_size
+                step = settings.embedding.batch_size
                 for i in range(0, len(texts), step):
                     out += embedder.embed(texts[i : i + step])
                     bar.update(len(texts[i : i + step]))

@@ -76,10 +76,10 @@ def add(settings: Settings, upload: Path, name: str | None = None) -> IngestRepo
     upload = Path(upload)
     name = safe_name(name or upload.name)
     size = upload.stat().st_size
-    limit = settings.ui_upload_max_mb * 1024 * 1024
+    limit = settings.ui.upload_max_mb * 1024 * 1024
     if size > limit:
-        raise LibraryError(f"{name}: {size / 1e6:.1f} MB is over the {settings.ui_upload_max_mb} MB limit")
-    corpus = Path(settings.corpus_dir)
+        raise LibraryError(f"{name}: {size / 1e6:.1f} MB is over the {settings.ui.upload_max_mb} MB limit")
+    corpus = Path(settings.store.corpus_dir)
     try:  # ingest's own reading (type, encoding, corruption): a bad file is refused before it replaces anything
         load_document(upload, upload.parent)
     except DocumentError as exc:
@@ -97,10 +97,10 @@ def remove(settings: Settings, source: str) -> str:
     n = Store(settings).delete_source(source)
     if n == 0:
         raise LibraryError(f"{source} is not in the store")
-    path = source_path(source, Path(settings.corpus_dir))
+    path = source_path(source, Path(settings.store.corpus_dir))
     where = ""
     if path.is_file():
-        keep = Path(settings.corpus_dir) / REMOVED_DIR
+        keep = Path(settings.store.corpus_dir) / REMOVED_DIR
         keep.mkdir(exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         dest = keep / f"{stamp}-{path.name}"

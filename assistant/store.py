@@ -43,11 +43,11 @@ R = TypeVar("R")
 def unreachable(settings: Settings, exc: BaseException) -> str:
     """The user-facing message for a Chroma server that refused, dropped or did not answer a request."""
     if isinstance(exc, httpx.TimeoutException):
-        reason = f"no reply within {settings.chroma_timeout_s:g}s, setting chroma_timeout_s"
+        reason = f"no reply within {settings.store.chroma_timeout_s:g}s, setting store.chroma_timeout_s"
     else:
         reason = str(exc) or type(exc).__name__
     return (
-        f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port} ({reason}); "
+        f"cannot reach the Chroma server at {settings.store.chroma_host}:{settings.store.chroma_port} ({reason}); "
         "check that it is running (`chroma run --path DIR --host HOST --port PORT`)"
     )
 
@@ -118,9 +118,9 @@ def _client(settings: Settings, create: bool):
     from chromadb.config import Settings as ChromaSettings
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
-    if settings.chroma_host:
+    if settings.store.chroma_host:
         return _http_client(settings, chroma_settings)
-    path = Path(settings.store_dir)
+    path = Path(settings.store.dir)
     if not path.exists():
         if not create:
             raise StoreError(f"no store at {path}: run `python ingest.py` first")
@@ -152,21 +152,22 @@ def _http_client(settings: Settings, chroma_settings: Any):
     import chromadb
     from chromadb.api.fastapi import FastAPI
 
-    timeout = httpx.Timeout(settings.chroma_timeout_s)
+    timeout = httpx.Timeout(settings.store.chroma_timeout_s)
     try:
         base = FastAPI.resolve_url(
-            chroma_server_host=settings.chroma_host or "", chroma_server_http_port=settings.chroma_port,
+            chroma_server_host=settings.store.chroma_host or "", chroma_server_http_port=settings.store.chroma_port,
             default_api_path=chroma_settings.chroma_server_api_default_path,
         )
         httpx.get(f"{base}/heartbeat", timeout=timeout).raise_for_status()
         client = chromadb.HttpClient(
-            host=settings.chroma_host or "", port=settings.chroma_port, settings=chroma_settings
+            host=settings.store.chroma_host or "", port=settings.store.chroma_port, settings=chroma_settings
         )
     except (httpx.TransportError, ValueError) as exc:
         raise StoreError(unreachable(settings, exc)) from None
     except Exception as exc:  # an HTTP error status, a server of another version...
         raise StoreError(
-            f"the Chroma server at {settings.chroma_host}:{settings.chroma_port} failed ({type(exc).__name__}: {exc})"
+            f"the Chroma server at {settings.store.chroma_host}:{settings.store.chroma_port} failed "
+            f"({type(exc).__name__}: {exc})"
         ) from None
     session = getattr(getattr(client, "_server", None), "_session", None)
     if isinstance(session, httpx.Client):
@@ -188,15 +189,15 @@ class Store:
         collection filled by another encoder than the settings' is an error that names the fix;
         ingest checks that itself, after an optional reset (which is the fix)."""
         self.settings = settings
-        self.embedder = encoder_id(settings.embedding_model, settings.embedding_backend)
+        self.embedder = encoder_id(settings.embedding.model, settings.embedding.backend)
         self.client = _client(settings, create)
         try:
             if create:
                 self.collection = self.client.get_or_create_collection(
-                    settings.collection, metadata={"hnsw:space": "cosine", EMBEDDER: self.embedder}
+                    settings.store.collection, metadata={"hnsw:space": "cosine", EMBEDDER: self.embedder}
                 )
             else:
-                self.collection = self.client.get_collection(settings.collection)
+                self.collection = self.client.get_collection(settings.store.collection)
         except StoreError:
             raise
         except httpx.TransportError as exc:
@@ -204,17 +205,17 @@ class Store:
         except Exception as exc:
             if not create:
                 raise StoreError(
-                    f"the store has no collection '{settings.collection}': run `python ingest.py` first"
+                    f"the store has no collection '{settings.store.collection}': run `python ingest.py` first"
                 ) from None
-            raise StoreError(f"cannot open collection '{settings.collection}' ({exc})") from None
+            raise StoreError(f"cannot open collection '{settings.store.collection}' ({exc})") from None
         if not create:
             self.require_same_embedder()
 
     @property
     def where(self) -> str:
-        if self.settings.chroma_host:
-            return f"chroma://{self.settings.chroma_host}:{self.settings.chroma_port}/{self.settings.collection}"
-        return f"{self.settings.store_dir} ({self.settings.collection})"
+        if self.settings.store.chroma_host:
+            return f"chroma://{self.settings.store.chroma_host}:{self.settings.store.chroma_port}/{self.settings.store.collection}"
+        return f"{self.settings.store.dir} ({self.settings.store.collection})"
 
     @_server_errors
     def count(self) -> int:
@@ -222,9 +223,9 @@ class Store:
 
     @_server_errors
     def reset(self) -> None:
-        self.client.delete_collection(self.settings.collection)
+        self.client.delete_collection(self.settings.store.collection)
         self.collection = self.client.get_or_create_collection(
-            self.settings.collection, metadata={"hnsw:space": "cosine", EMBEDDER: self.embedder}
+            self.settings.store.collection, metadata={"hnsw:space": "cosine", EMBEDDER: self.embedder}
         )
 
     @_server_errors
@@ -240,7 +241,7 @@ class Store:
         if self.collection.count() == 0:
             self.collection.modify(metadata={EMBEDDER: self.embedder})
             return
-        recorded = recorded or encoder_id(self.settings.embedding_model, "torch")
+        recorded = recorded or encoder_id(self.settings.embedding.model, "torch")
         if recorded == self.embedder:
             self.collection.modify(metadata={EMBEDDER: self.embedder})
             return
@@ -248,7 +249,7 @@ class Store:
         raise StoreError(
             f"the store at {self.where} was embedded by {recorded}, but these settings embed with "
             f"{self.embedder}: run `python ingest.py --reset` to re-embed it with the settings' encoder, "
-            f"or set ASSISTANT_EMBEDDING_BACKEND={backend} to use the store as it is"
+            f"or set ASSISTANT_EMBEDDING__BACKEND={backend} to use the store as it is"
         )
 
     def _paged(self, include: list[str]) -> Iterator[tuple[str, str | None, dict[str, Any]]]:

@@ -146,7 +146,7 @@ class ChatApp:
 
         self.settings = settings
         self._chains: dict[tuple[str, int], AnswerChain] = {}
-        self.base = self.chain(settings.prompt, settings.top_k)
+        self.base = self.chain(settings.answer.prompt, settings.retrieval.top_k)
         self.feedback = FeedbackStore(settings.feedback_path)
         self._fingerprints: tuple[str, str] | None = None
 
@@ -168,7 +168,7 @@ class ChatApp:
         model, corpus = self.fingerprints()
         return self.feedback.add(Feedback(
             rating=rating, question=question, answer=answer, comment=comment, history=tuple(history or ()),
-            citations=tuple(citations), prompt=self.settings.prompt, model=model, corpus=corpus))
+            citations=tuple(citations), prompt=self.settings.answer.prompt, model=model, corpus=corpus))
 
     def api_feedback(self, question: str, answer: str, rating: int, comment: str = "") -> str:
         """The API's feedback endpoint: +1 or -1 on an answer, with an optional comment.
@@ -250,7 +250,7 @@ class ChatApp:
 
         progress(0.1, desc="Re-ingesting the corpus")
         try:
-            report = ingest([Path(self.settings.corpus_dir)], self.settings, prune=True, progress=False)
+            report = ingest([Path(self.settings.store.corpus_dir)], self.settings, prune=True, progress=False)
             note = "\n\n".join([f"✓ {report.summary()}", *[f"⚠️ {s}: {why}" for s, why in report.failed]])
         except StoreError as exc:
             note = f"⚠️ {exc}"
@@ -264,8 +264,8 @@ class ChatApp:
     def chain(self, prompt: str, top_k: int) -> AnswerChain:
         key = (prompt, int(top_k))
         if key not in self._chains:
-            s = self.settings.model_copy(update={"prompt": prompt, "top_k": int(top_k)})
-            base = self._chains.get((self.settings.prompt, self.settings.top_k))
+            s = self.settings.updated(answer={"prompt": prompt}, retrieval={"top_k": int(top_k)})
+            base = self._chains.get((self.settings.answer.prompt, self.settings.retrieval.top_k))
             retriever = None
             if base is not None:
                 retriever = base.retriever.with_settings(s)
@@ -284,7 +284,7 @@ class ChatApp:
         pairs = set(conversation(history))
         current = [k for k in kept or [] if (k.question, k.shown) in pairs]
         try:
-            chain = self.chain(prompt or self.settings.prompt, int(top_k or self.settings.top_k))
+            chain = self.chain(prompt or self.settings.answer.prompt, int(top_k or self.settings.retrieval.top_k))
             raw = ""
             for event in chain.runnable.stream({"question": message, "history": history_turns(history, current)}):
                 if isinstance(event, Answer):
@@ -303,8 +303,8 @@ class ChatApp:
 def is_maintainer_page(settings: Settings) -> bool:
     """Maintainer controls (prompt version, passages) appear only behind a login, or on a local server started
     with --maintainer: a visitor can neither see them nor send them through the API."""
-    local = settings.ui_host in {"127.0.0.1", "localhost"}
-    return bool(settings.ui_auth) or (settings.ui_maintainer and local)
+    local = settings.ui.host in {"127.0.0.1", "localhost"}
+    return bool(settings.ui.auth) or (settings.ui.maintainer and local)
 
 
 def build_ui(app: ChatApp) -> gr.Blocks:
@@ -317,8 +317,8 @@ def build_ui(app: ChatApp) -> gr.Blocks:
         with gr.Tab("Chat", id="chat"), gr.Row():
             with gr.Column(scale=3, min_width=300):
                 sources = gr.HTML(sources_html(None), render=False, elem_id="sources")
-                prompt = gr.Dropdown(available(), value=s.prompt, label="Prompt version", render=False)
-                top_k = gr.Slider(1, 8, value=s.top_k, step=1, label="Passages sent to the model",
+                prompt = gr.Dropdown(available(), value=s.answer.prompt, label="Prompt version", render=False)
+                top_k = gr.Slider(1, 8, value=s.retrieval.top_k, step=1, label="Passages sent to the model",
                                   render=False)
                 # the session's answered turns as data (a State: not an API parameter, not in the page)
                 kept = gr.State([])
@@ -362,7 +362,7 @@ def build_ui(app: ChatApp) -> gr.Blocks:
             if maintainer:
                 gr.Markdown("#### Change the library (maintainer)")
                 with gr.Row():
-                    upload = gr.File(label=f"Add Markdown, text, PDF or HTML (up to {s.ui_upload_max_mb} MB)",
+                    upload = gr.File(label=f"Add Markdown, text, PDF or HTML (up to {s.ui.upload_max_mb} MB)",
                                      file_count="multiple", type="filepath", elem_id="library-upload")
                     with gr.Column():
                         add_btn = gr.Button("Add and ingest", variant="primary", elem_id="library-add")
@@ -400,7 +400,7 @@ def _evaluations_tab(settings: Settings) -> None:
         with gr.Tab("Evaluations", id="evaluations"):
             gr.Markdown(f"Evaluation runs are not available here ({exc}).")
         return
-    folder = settings.ui_eval_runs_dir
+    folder = settings.ui.eval_runs_dir
 
     def choices() -> tuple[dict, dict, dict]:
         names = gr.update(choices=browse.runs(folder))
@@ -434,20 +434,20 @@ def serve(settings: Settings) -> int:
     app.base.warm_up()
     log.info("model, embeddings and index loaded in %.1fs", time.perf_counter() - t0)
     demo = build_ui(app)
-    demo.queue(default_concurrency_limit=settings.ui_concurrency)
+    demo.queue(default_concurrency_limit=settings.ui.concurrency)
     auth = None
-    if settings.ui_auth:
-        user, _, password = settings.ui_auth.partition(":")
+    if settings.ui.auth:
+        user, _, password = settings.ui.auth.partition(":")
         auth = (user, password)
-    if settings.ui_host not in {"127.0.0.1", "localhost"} and auth is None:
-        log.warning("serving on %s without a login (set ASSISTANT_UI_AUTH=user:password)", settings.ui_host)
+    if settings.ui.host not in {"127.0.0.1", "localhost"} and auth is None:
+        log.warning("serving on %s without a login (set ASSISTANT_UI__AUTH=user:password)", settings.ui.host)
     # Files: Gradio serves only its own assets and files it created (tests/test_network.py tries the
     # traversals). Its upload route is always mounted although the visitor's page has no file input, so
     # uploads are capped at 1 KB unless this is a maintainer's page (Library tab): a visitor cannot fill the
     # disk through it.
     demo.launch(
-        server_name=settings.ui_host, server_port=settings.ui_port, auth=auth, share=False,
+        server_name=settings.ui.host, server_port=settings.ui.port, auth=auth, share=False,
         show_error=False, css=CSS, head=HEAD, theme=gr.themes.Soft(), ssr_mode=False,
-        max_file_size=f"{settings.ui_upload_max_mb}mb" if is_maintainer_page(settings) else "1kb",
+        max_file_size=f"{settings.ui.upload_max_mb}mb" if is_maintainer_page(settings) else "1kb",
     )
     return 0

@@ -61,7 +61,7 @@ def _model(chain: AnswerChain) -> LocalChatModel:
     """The chain's in-process model: what this benchmark times (an endpoint's speed is not ours to measure)."""
     model = chain.llm
     if not isinstance(model, LocalChatModel):
-        raise SystemExit("bench/answer.py times the in-process model: unset ASSISTANT_LLM_BASE_URL")
+        raise SystemExit("bench/answer.py times the in-process model: unset ASSISTANT_LLM__BASE_URL")
     return model
 
 
@@ -143,7 +143,7 @@ def run_straight(settings: Settings, cases: list[dict], runs: int) -> dict:
         first = None
         parts = []
         for event in llama.create_chat_completion(
-            messages=messages, max_tokens=settings.max_tokens, temperature=0.0, top_k=1, top_p=1.0,
+            messages=messages, max_tokens=settings.llm.max_tokens, temperature=0.0, top_k=1, top_p=1.0,
             repeat_penalty=1.0, stream=True,
         ):
             piece = event["choices"][0]["delta"].get("content") or ""
@@ -177,20 +177,21 @@ def main() -> None:
     print(f"machine: {machine()}; {len(questions)} questions x {args.runs} run(s) x modes {', '.join(modes)}")
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        base = Settings(store_dir=Path(tmp) / "store")
+        base = Settings(store={"dir": Path(tmp) / "store"})
         if args.prompt:
-            base = base.model_copy(update={"prompt": args.prompt})
-        ingest([base.corpus_dir], base, progress=False)
+            base = base.updated(answer={"prompt": args.prompt})
+        ingest([base.store.corpus_dir], base, progress=False)
         for mode in modes:
             if mode == "straight":
                 results[mode] = run_straight(base, cases, args.runs)
             else:
                 check, fast = DECODING[mode]
-                settings = base.model_copy(update={"decode_check_first": check, "decode_fast_forward": fast,
-                                                   "context_mode": "corpus" if mode == "corpus" else "passages"})
+                settings = base.updated(llm={"decode_check_first": check, "decode_fast_forward": fast,
+                                             "context_mode": "corpus" if mode == "corpus" else "passages"})
                 results[mode] = run_chain(settings, questions, args.runs, mode)
     ref = results.get("straight")
-    print(f"\n## Answer latency (prompt {base.prompt}, medians; ratios to straight llama.cpp from the gold passage)\n")
+    print(f"\n## Answer latency (prompt {base.answer.prompt}, medians; ratios to straight llama.cpp from the gold "
+          "passage)\n")
     print("| mode | first token s | total s | generated tok/s | total vs straight | peak RSS MiB |")
     print("|---|---|---|---|---|---|")
     for mode, r in results.items():
@@ -205,7 +206,7 @@ def main() -> None:
                                                          strict=True))
                 print(f"identical model output, reference vs {mode}: {same[mode]}/{len(questions)}")
     write_result("answer", {
-        "prompt": base.prompt, "questions": questions, "runs": args.runs, "modes": results,
+        "prompt": base.answer.prompt, "questions": questions, "runs": args.runs, "modes": results,
         "identical_to_reference": same,
     }, vars(args), started)
 

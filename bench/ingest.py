@@ -66,7 +66,7 @@ def main() -> None:
     query_ms: dict[str, float] = {}
     questions = [f"What does {w} do to sperm production?" for w in ("anastrozole", "clomiphene", "hCG", "FSH")] * 10
     for backend in args.backends:
-        emb = LocalEmbeddings.from_settings(base.model_copy(update={"embedding_backend": backend}))
+        emb = LocalEmbeddings.from_settings(base.updated(embedding={"backend": backend}))
         t0 = time.perf_counter()
         emb.load()
         load_s[backend] = time.perf_counter() - t0
@@ -81,13 +81,13 @@ def main() -> None:
         counter = iter(range(1000))
 
         def cold() -> None:
-            s = base.model_copy(update={"store_dir": tmp_path / f"cold{next(counter)}"})
-            ingest([s.corpus_dir], s, progress=False)
+            s = base.updated(store={"dir": tmp_path / f"cold{next(counter)}"})
+            ingest([s.store.corpus_dir], s, progress=False)
 
         cold_s, _ = median_time(cold, args.runs)
-        warm = base.model_copy(update={"store_dir": tmp_path / "warm"})
-        report = ingest([warm.corpus_dir], warm, progress=False)
-        unchanged_s, _ = median_time(lambda: ingest([warm.corpus_dir], warm, progress=False), max(5, args.runs))
+        warm = base.updated(store={"dir": tmp_path / "warm"})
+        report = ingest([warm.store.corpus_dir], warm, progress=False)
+        unchanged_s, _ = median_time(lambda: ingest([warm.store.corpus_dir], warm, progress=False), max(5, args.runs))
 
         synth = tmp_path / "synthetic"
         synthetic_corpus(synth, args.synthetic_chunks, warm)
@@ -96,8 +96,8 @@ def main() -> None:
         for backend in args.backends:
             rates = rates_by.setdefault(backend, [])
             for run in range(args.runs):
-                s = base.model_copy(update={"store_dir": tmp_path / f"synth-{backend}-{run}", "corpus_dir": synth,
-                                            "embedding_backend": backend})
+                s = base.updated(store={"dir": tmp_path / f"synth-{backend}-{run}", "corpus_dir": synth},
+                                 embedding={"backend": backend})
                 t0 = time.perf_counter()
                 r = ingest([synth], s, progress=False)
                 rates.append(r.embedded / (time.perf_counter() - t0))
@@ -108,7 +108,7 @@ def main() -> None:
     print(f"\n## Ingest ({args.runs} run(s); medians)\n")
     print("| measure | value | target |")
     print("|---|---|---|")
-    print(f"| cold ingest of corpus/ ({report.total_chunks} chunks, {base.embedding_backend}) | {cold_s:.2f} s | |")
+    print(f"| cold ingest of corpus/ ({report.total_chunks} chunks, {base.embedding.backend}) | {cold_s:.2f} s | |")
     print(f"| unchanged re-ingest | {unchanged_s * 1000:.0f} ms | <= 1 s |")
     for backend, value in rate.items():
         ratio = f" ({value / rate['torch']:.2f}x torch)" if backend != "torch" and "torch" in rate else ""
@@ -117,7 +117,7 @@ def main() -> None:
         print(f"| query embedding, {backend} | {query_ms[backend]:.1f} ms | |")
     write_result("ingest", {
         "runs": args.runs,
-        "default_backend": base.embedding_backend,
+        "default_backend": base.embedding.backend,
         "embedding_model_load_s": load_s,
         "query_embedding_ms": query_ms,
         "corpus_chunks": report.total_chunks,

@@ -99,9 +99,9 @@ def quality(settings: Settings, count_tokens) -> dict:
     att = retriever.attributor()
     queries = [standalone_query(c["question"], c["previous"], att.is_term) for c in cases]
     ours = [[r.chunk.prompt_text() for r in retriever.retrieve_covering(q, att.named_in(c["question"]),
-                                                                          k=max(settings.top_k, 3))]
+                                                                          k=max(settings.retrieval.top_k, 3))]
             for q, c in zip(queries, cases, strict=True)]
-    ours_sent = [r[: settings.top_k] for r in ours]
+    ours_sent = [r[: settings.retrieval.top_k] for r in ours]
     naive = naive_ranked(queries, emb)
     s_ours, s_naive = score(ours, cases), score(naive, cases)
     tok_ours = sum(count_tokens("\n".join(r)) for r in ours_sent) / len(cases)
@@ -109,7 +109,7 @@ def quality(settings: Settings, count_tokens) -> dict:
     print(f"\n## Retrieval quality ({len(cases)} answerable cases)\n")
     print("| retriever | hit@1 | hit@3 | MRR | context tokens / question |")
     print("|---|---|---|---|---|")
-    print(f"| hybrid (ours, top {settings.top_k}) | {s_ours['hit@1']:.3f} | {s_ours['hit@3']:.3f} "
+    print(f"| hybrid (ours, top {settings.retrieval.top_k}) | {s_ours['hit@1']:.3f} | {s_ours['hit@3']:.3f} "
           f"| {s_ours['mrr']:.3f} | {tok_ours:.0f} ({tok_ours / tok_naive:.2f}x naive) |")
     print(f"| naive (1000/200, dense top 4) | {s_naive['hit@1']:.3f} | {s_naive['hit@3']:.3f} "
           f"| {s_naive['mrr']:.3f} | {tok_naive:.0f} |")
@@ -128,7 +128,7 @@ def quality(settings: Settings, count_tokens) -> dict:
     for name, part in (("tuning", tune), ("held_out", held)):
         sc = score([ranked[c["id"]][0] for c in part], part)
         parts[name] = {"n": len(part), **sc}
-    return {"cases": len(cases), "top_k": settings.top_k, "ours": {**s_ours, "tokens": tok_ours},
+    return {"cases": len(cases), "top_k": settings.retrieval.top_k, "ours": {**s_ours, "tokens": tok_ours},
             "naive": {**s_naive, "tokens": tok_naive}, "parts": parts, "missed_at_1": misses,
             "targets": {"hit@1": 0.85, "hit@3": 0.98, "token_ratio": 0.5}}
 
@@ -144,8 +144,8 @@ def latency(sizes: list[int], runs: int, settings_base: Settings) -> list[dict]:
     rows = []
     for size in sizes:
         with tempfile.TemporaryDirectory() as tmp:
-            settings = settings_base.model_copy(update={"store_dir": Path(tmp) / "store"})
-            ingest([settings.corpus_dir], settings, progress=False)
+            settings = settings_base.updated(store={"dir": Path(tmp) / "store"})
+            ingest([settings.store.corpus_dir], settings, progress=False)
             store = Store(settings)
             n_fill = size - store.count()
             for i in range(0, n_fill, 5000):
@@ -185,8 +185,8 @@ def main() -> None:
     started = time.perf_counter()
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(store_dir=Path(tmp) / "store")
-        ingest([settings.corpus_dir], settings, progress=False)
+        settings = Settings(store={"dir": Path(tmp) / "store"})
+        ingest([settings.store.corpus_dir], settings, progress=False)
         count_tokens, how = token_counter()
         print(f"token counts: {how}")
         figures = {"token_counter": how, "quality": quality(settings, count_tokens)}

@@ -105,7 +105,7 @@ def start_server(store: Path, feedback_db: Path, context_mode: str) -> tuple[sub
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "ASSISTANT_FEEDBACK_DB": str(feedback_db), "ASSISTANT_CONTEXT_MODE": context_mode}
+    env = {**os.environ, "ASSISTANT_UI__FEEDBACK_DB": str(feedback_db), "ASSISTANT_LLM__CONTEXT_MODE": context_mode}
     proc = subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--port", str(port), "--store", str(store)],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     for _ in range(600):

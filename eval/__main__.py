@@ -24,8 +24,8 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for run folders (default: %(default)s)")
     p.add_argument("--name", help="run folder name (default: time stamp and prompt)")
     p.add_argument("--judge", choices=("local", "openai"), default="local",
-                   help="local: the packaged model; openai: ASSISTANT_JUDGE_BASE_URL/_MODEL_NAME/_API_KEY "
-                   "(falling back to the ASSISTANT_LLM_ ones)")
+                   help="local: the packaged model; openai: ASSISTANT_JUDGE__BASE_URL/_MODEL_NAME/_API_KEY "
+                   "(falling back to the ASSISTANT_LLM__ ones)")
     p.add_argument("--metrics", default=",".join(DEFAULT_METRICS),
                    help="comma-separated judged metrics (default: %(default)s; all: " + ",".join(ALL_METRICS)
                    + "; ragas' LLM metrics take 30-110 s per sample with the local judge); answer_correct and the "

@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="command", required=True)
     ex = sub.add_parser("export", help="write the thumbs-down answers as evaluation cases")
     ex.add_argument("--out", type=Path, required=True, help="JSONL file to write")
-    ex.add_argument("--db", type=Path, help="feedback database (default: the setting feedback_db)")
+    ex.add_argument("--db", type=Path, help="feedback database (default: the setting ui.feedback_db)")
     args = p.parse_args(argv)
     db = args.db or load_settings().feedback_path
     if not Path(db).is_file():

@@ -76,8 +76,8 @@ class LocalJudge:
 
         model = chat_model(settings)
         if not isinstance(model, LocalChatModel):
-            raise JudgeError("the local judge needs the in-process llama.cpp model (unset llm_base_url)")
-        return cls(model, name=f"local:{settings.llm_model_path.name if settings.llm_model_path else 'default'}")
+            raise JudgeError("the local judge needs the in-process llama.cpp model (unset llm.base_url)")
+        return cls(model, name=f"local:{settings.llm.model_path.name if settings.llm.model_path else 'default'}")
 
     def _prompt_tokens(self, system: str, user: str) -> list[int]:
         # ChatML, the template of the default model (Qwen2.5); the answer starts right after "assistant\n"
@@ -119,11 +119,11 @@ class OpenAIJudge:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OpenAIJudge:
-        url = settings.judge_base_url or settings.llm_base_url
+        url = settings.judge.base_url or settings.llm.base_url
         if not url:
-            raise JudgeError("--judge openai needs ASSISTANT_JUDGE_BASE_URL (or ASSISTANT_LLM_BASE_URL) set")
-        return cls(url, settings.judge_model_name or settings.llm_model_name,
-                   settings.judge_api_key or settings.llm_api_key, settings.llm_timeout_s, settings.llm_max_retries)
+            raise JudgeError("--judge openai needs ASSISTANT_JUDGE__BASE_URL (or ASSISTANT_LLM__BASE_URL) set")
+        return cls(url, settings.judge.model_name or settings.llm.model_name,
+                   settings.judge.api_key or settings.llm.api_key, settings.llm.timeout_s, settings.llm.max_retries)
 
     def p_yes(self, system: str, user: str) -> float:
         import openai
@@ -160,7 +160,7 @@ class OpenAIJudge:
 
 def make_judge(kind: str, settings: Settings) -> Judge:
     if kind == "local":
-        return LocalJudge.from_settings(settings.model_copy(update={"llm_base_url": None}))
+        return LocalJudge.from_settings(settings.updated(llm={"base_url": None}))
     if kind == "openai":
         return OpenAIJudge.from_settings(settings)
     raise JudgeError(f"unknown judge {kind!r}: use 'local' or 'openai'")
@@ -174,12 +174,12 @@ def ragas_llm(kind: str, settings: Settings):
         from assistant.llm import chat_model
 
         # ragas' statement lists and verdicts need room; a shorter limit truncates the JSON (NaN)
-        return LangchainLLMWrapper(chat_model(settings.model_copy(update={"llm_base_url": None, "max_tokens": 1024})))
+        return LangchainLLMWrapper(chat_model(settings.updated(llm={"base_url": None, "max_tokens": 1024})))
     if kind == "openai":
         from langchain_openai import ChatOpenAI
 
         j = OpenAIJudge.from_settings(settings)
         return LangchainLLMWrapper(ChatOpenAI(base_url=j.base_url, api_key=j.api_key or "not-needed", model=j.model,
-                                              temperature=0, timeout=settings.llm_timeout_s,
-                                              max_retries=settings.llm_max_retries))
+                                              temperature=0, timeout=settings.llm.timeout_s,
+                                              max_retries=settings.llm.max_retries))
     raise JudgeError(f"unknown judge {kind!r}: use 'local' or 'openai'")

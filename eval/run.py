@@ -54,12 +54,6 @@ SECONDS_PER_SAMPLE = {"claim_faithfulness": 4, "non_llm_context_recall": 0.1, "f
 METRIC_VERSION = {"claim_faithfulness": 1}
 #: every file of the answering package is part of the answer cache key (a new module cannot be forgotten)
 ANSWER_PACKAGE = PROJECT_ROOT / "assistant"
-#: settings that cannot change an answer
-NOT_ANSWER_SETTINGS = {"ui_host", "ui_port", "ui_auth", "ui_concurrency", "log_level", "store_dir", "corpus_dir",
-                       "model_cache_dir", "judge_base_url", "judge_model_name", "judge_api_key", "chroma_host",
-                       "chroma_port", "chroma_timeout_s", "llm_api_key", "llm_timeout_s", "llm_max_retries",
-                       "refresh_interval_s", "ingest_lock_timeout_s", "collection", "ui_maintainer",
-                       "ui_upload_max_mb", "ui_eval_runs_dir", "feedback_db"}
 
 
 class EvalError(RuntimeError):
@@ -168,9 +162,9 @@ def fingerprints(settings: Settings) -> Fingerprints:
     from assistant.llm import model_fingerprint
     from assistant.prompts import load_prompt
 
-    prompt = load_prompt(settings.prompt)
-    corpus = sorted(p for p in Path(settings.corpus_dir).rglob("*") if p.is_file() and not p.name.startswith("."))
-    answer_settings = settings.model_dump(mode="json", exclude=NOT_ANSWER_SETTINGS)
+    prompt = load_prompt(settings.answer.prompt)
+    corpus = sorted(p for p in Path(settings.store.corpus_dir).rglob("*") if p.is_file() and not p.name.startswith("."))
+    answer_settings = settings.answer_settings()  # the sections that can change an answer
     return Fingerprints(
         prompt=prompt.name, prompt_sha256=prompt.sha256, model_sha256=model_fingerprint(settings),
         corpus_sha256=_sha256_files(corpus), code_sha256=package_sha256(), settings=answer_settings,
@@ -197,7 +191,7 @@ class Answerer:
     """
 
     def __init__(self, settings: Settings, store_dir: Path) -> None:
-        self.settings = settings.model_copy(update={"store_dir": Path(store_dir), "chroma_host": None})
+        self.settings = settings.updated(store={"dir": Path(store_dir), "chroma_host": None})
         self._chain = None
 
     @property
@@ -206,7 +200,7 @@ class Answerer:
             from assistant.chain import build_chain
             from assistant.ingestion import ingest
 
-            report = ingest([Path(self.settings.corpus_dir)], self.settings, prune=True, progress=False)
+            report = ingest([Path(self.settings.store.corpus_dir)], self.settings, prune=True, progress=False)
             if report.failed:
                 raise EvalError(f"ingest failed for {report.failed}")
             self._chain = build_chain(self.settings)
@@ -313,9 +307,9 @@ def judge_name(options: RunOptions, settings: Settings) -> str:
     from assistant.llm import model_fingerprint
 
     if options.judge == "local":
-        return f"local:{model_fingerprint(settings.model_copy(update={'llm_base_url': None}))[:16]}"
-    url = settings.judge_base_url or settings.llm_base_url
-    return f"openai:{settings.judge_model_name or settings.llm_model_name}@{url}"
+        return f"local:{model_fingerprint(settings.updated(llm={'base_url': None}))[:16]}"
+    url = settings.judge.base_url or settings.llm.base_url
+    return f"openai:{settings.judge.model_name or settings.llm.model_name}@{url}"
 
 
 def run(options: RunOptions, settings: Settings) -> Path:
@@ -325,7 +319,7 @@ def run(options: RunOptions, settings: Settings) -> Path:
 
     t_start = time.perf_counter()
     if options.prompt:
-        settings = settings.model_copy(update={"prompt": options.prompt})
+        settings = settings.updated(answer={"prompt": options.prompt})
     unknown = [m for m in options.metrics if m not in ALL_METRICS]
     if unknown:
         raise EvalError(f"unknown metrics {unknown}; known: {', '.join(ALL_METRICS)}")

@@ -37,7 +37,7 @@ def corpus_copy(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def tmp_settings(tmp_path: Path, corpus_copy: Path) -> Settings:
-    return Settings(store_dir=tmp_path / "store", corpus_dir=corpus_copy)
+    return Settings(store={"dir": tmp_path / "store", "corpus_dir": corpus_copy})
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +45,7 @@ def ingested_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """The real corpus ingested once into a session store (read-only for tests)."""
     from assistant.ingestion import ingest
 
-    settings = Settings(store_dir=tmp_path_factory.mktemp("store") / "chroma", corpus_dir=CORPUS)
+    settings = Settings(store={"dir": tmp_path_factory.mktemp("store") / "chroma", "corpus_dir": CORPUS})
     report = ingest([CORPUS], settings, progress=False)
     assert not report.failed, report.failed
     return settings

@@ -37,7 +37,7 @@ def test_bad_file_is_reported_and_others_ingested(name: str, tmp_path: Path) -> 
     data, reason = BAD_FILES[name]
     bad = corpus / name
     bad.write_bytes(data)
-    settings = Settings(store_dir=tmp_path / "store", corpus_dir=corpus)
+    settings = Settings(store={"dir": tmp_path / "store", "corpus_dir": corpus})
     report = ingest([corpus], settings, progress=False)
     assert len(report.failed) == 1, report.failed
     path, why = report.failed[0]
@@ -60,7 +60,7 @@ def test_bad_files_through_ingest_py(tmp_path: Path) -> None:
         (corpus / name).write_bytes(data)
     proc = subprocess.run(
         ingest_cmd(corpus, tmp_path / "store"), capture_output=True, cwd=PROJECT_ROOT, timeout=600,
-        env=subprocess_env(ASSISTANT_CORPUS_DIR=str(corpus)),
+        env=subprocess_env(ASSISTANT_STORE__CORPUS_DIR=str(corpus)),
     )
     out, err = proc.stdout.decode(), proc.stderr.decode("utf-8", "backslashreplace")
     assert proc.returncode == 1, err[-3000:]
@@ -70,4 +70,4 @@ def test_bad_files_through_ingest_py(tmp_path: Path) -> None:
         lines = [ln for ln in err.splitlines() if shown in ln]
         assert len(lines) == 1 and reason in lines[0], (name, err)
     assert "1 added" in out and f"{len(BAD_FILES)} failed" in out, out
-    assert assert_consistent(Settings(store_dir=tmp_path / "store", corpus_dir=corpus)).sources == {"good.md"}
+    assert assert_consistent(Settings(store={"dir": tmp_path / "store", "corpus_dir": corpus})).sources == {"good.md"}

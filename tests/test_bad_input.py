@@ -53,9 +53,9 @@ def test_bad_question_in_cli(case: str, json_mode: bool, ingested_settings: Sett
     before = Store(ingested_settings).count()
     proc = subprocess.run(
         [sys.executable, "-m", "assistant", "ask", *(["--json"] if json_mode else []), question, GOOD_QUESTION,
-         "--store", str(ingested_settings.store_dir)],
+         "--store", str(ingested_settings.store.dir)],
         capture_output=True, cwd=PROJECT_ROOT, timeout=300,
-        env=subprocess_env(ASSISTANT_LLM_MODEL_PATH=str(tmp_path / "never-loaded.gguf")),
+        env=subprocess_env(ASSISTANT_LLM__MODEL_PATH=str(tmp_path / "never-loaded.gguf")),
     )
     out, err = proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")
     assert proc.returncode == 2, (out, err[-2000:])

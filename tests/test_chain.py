@@ -52,20 +52,20 @@ def test_verified_quote_becomes_a_highlightable_citation(retriever, ingested_set
     assert good[0].source == ARTICLE.name
     # retrieval adds the passages' units nearest the question that the model did not quote, verbatim
     added = [c for c in answer.citations if c.chosen_by == "retrieval"]
-    assert len(added) == ingested_settings.related_quotes
+    assert len(added) == ingested_settings.answer.related_quotes
     for c in added:
         assert c.verified and article_text[c.start : c.end] == c.quote and c.quote in answer.answer
         assert QUOTE not in c.quote
     assert answer.unverified_quotes == 1 and answer.refused_by == ""
     assert next(c for c in answer.citations if not c.verified).start is None
-    assert len(answer.contexts) == ingested_settings.top_k
+    assert len(answer.contexts) == ingested_settings.retrieval.top_k
     assert answer.timings.first_token_s is not None and answer.timings.total_s >= answer.timings.first_token_s
     system, user = fake.seen[0]
     assert system.content == chain.prompt.system_text() and "[1] " in user.content
 
 
 def test_related_quotes_off_shows_only_the_models(retriever, ingested_settings) -> None:
-    settings = ingested_settings.model_copy(update={"related_quotes": 0})
+    settings = ingested_settings.updated(answer={"related_quotes": 0})
     chain, _ = _chain(retriever, settings, f'Anastrozole inhibits the aromatase enzyme [1].\nQuotes:\n[1] "{QUOTE}"')
     answer = ask(chain, "Which enzyme does anastrozole block?")
     assert [c.chosen_by for c in answer.citations if c.quote] == ["model"]
@@ -107,9 +107,9 @@ def test_out_of_scope_question_skips_the_model(retriever, ingested_settings) -> 
 
 def test_the_model_reads_pruned_passages_and_quotes_still_verify(retriever, ingested_settings) -> None:
     question = "Which enzyme does anastrozole block?"
-    full, fake_full = _chain(retriever, ingested_settings.model_copy(update={"context_budget_chars": 0}), "x")
+    full, fake_full = _chain(retriever, ingested_settings.updated(answer={"context_budget_chars": 0}), "x")
     ask(full, question)
-    tight = ingested_settings.model_copy(update={"context_budget_chars": 300})
+    tight = ingested_settings.updated(answer={"context_budget_chars": 300})
     chain, fake = _chain(retriever, tight, f'Quotes:\n[1] "{QUOTE}"\nAnswer: It blocks aromatase [1].')
     answer = ask(chain, question)
     sent, sent_full = fake.seen[0][1].content, fake_full.seen[0][1].content
@@ -186,7 +186,7 @@ def test_build_chain_hands_out_the_process_wide_model(retriever, ingested_settin
     from assistant.chain import build_chain
     from assistant.llm import chat_model
 
-    remote = ingested_settings.model_copy(update={"llm_base_url": "http://127.0.0.1:9/v1"})  # built, never called
+    remote = ingested_settings.updated(llm={"base_url": "http://127.0.0.1:9/v1"})  # built, never called
     chain = build_chain(remote, retriever)
     assert chain.llm is chat_model(remote) and chain.llm is chain.llm
 

@@ -23,7 +23,7 @@ def _cli(*args: str, store: Path, env: dict[str, str] | None = None) -> subproce
 @pytest.mark.llm
 def test_ask_json_is_one_conversation(ingested_settings: Settings) -> None:
     proc = _cli("ask", "--json", "What does hCG do in male infertility treatment?",
-                "What is usually combined with it?", store=ingested_settings.store_dir)
+                "What is usually combined with it?", store=ingested_settings.store.dir)
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(x) for x in proc.stdout.splitlines() if x.strip()]
     assert len(lines) == 2
@@ -46,8 +46,8 @@ def test_empty_store_says_run_ingest(tmp_path: Path) -> None:
 
 
 def test_missing_model_file_is_a_clear_error(ingested_settings: Settings, tmp_path: Path) -> None:
-    proc = _cli("ask", "What is anastrozole?", store=ingested_settings.store_dir,
-                env={"ASSISTANT_LLM_MODEL_PATH": str(tmp_path / "missing.gguf")})
+    proc = _cli("ask", "What is anastrozole?", store=ingested_settings.store.dir,
+                env={"ASSISTANT_LLM__MODEL_PATH": str(tmp_path / "missing.gguf")})
     assert proc.returncode == 2
     assert "model file not found" in proc.stderr and "Traceback" not in proc.stderr
 

@@ -58,23 +58,23 @@ def test_encoder_id_names_backend_and_weights() -> None:
 
 
 def test_store_refuses_another_encoder_until_reset(tmp_settings: Settings, onnx_cache: Path) -> None:
-    ingest([tmp_settings.corpus_dir], tmp_settings, progress=False)
-    int8 = tmp_settings.model_copy(update={"embedding_backend": "onnx-int8", "model_cache_dir": onnx_cache})
+    ingest([tmp_settings.store.corpus_dir], tmp_settings, progress=False)
+    int8 = tmp_settings.updated(embedding={"backend": "onnx-int8"}, model_cache_dir=onnx_cache)
     with pytest.raises(StoreError) as err:
         Store(int8)
     message = str(err.value)
-    assert "python ingest.py --reset" in message and "ASSISTANT_EMBEDDING_BACKEND=torch" in message
+    assert "python ingest.py --reset" in message and "ASSISTANT_EMBEDDING__BACKEND=torch" in message
     with pytest.raises(StoreError):  # an ingest adding int8 vectors to torch ones is refused too
-        ingest([tmp_settings.corpus_dir], int8, progress=False)
-    report = ingest([tmp_settings.corpus_dir], int8, reset=True, progress=False)
+        ingest([tmp_settings.store.corpus_dir], int8, progress=False)
+    report = ingest([tmp_settings.store.corpus_dir], int8, reset=True, progress=False)
     assert report.embedded == report.total_chunks > 0
     assert Store(int8).collection.metadata["embedder"] == encoder_id(backend="onnx-int8")
-    with pytest.raises(StoreError, match="ASSISTANT_EMBEDDING_BACKEND=onnx-int8"):
+    with pytest.raises(StoreError, match="ASSISTANT_EMBEDDING__BACKEND=onnx-int8"):
         Store(tmp_settings)
 
 
 def test_store_from_before_the_record_counts_as_torch(tmp_settings: Settings) -> None:
-    ingest([tmp_settings.corpus_dir], tmp_settings, progress=False)
+    ingest([tmp_settings.store.corpus_dir], tmp_settings, progress=False)
     store = Store(tmp_settings)
     # what a store written by earlier versions looks like: no record of its encoder
     store.collection.modify(metadata={"made_by": "an earlier version"})
@@ -82,4 +82,4 @@ def test_store_from_before_the_record_counts_as_torch(tmp_settings: Settings) ->
     Store(tmp_settings)  # readable with the torch encoder that made it
     assert Store(tmp_settings).collection.metadata["embedder"] == encoder_id(backend="torch")
     with pytest.raises(StoreError):
-        Store(tmp_settings.model_copy(update={"embedding_backend": "onnx-int8"}))
+        Store(tmp_settings.updated(embedding={"backend": "onnx-int8"}))

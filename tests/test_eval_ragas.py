@@ -34,7 +34,7 @@ def metrics(ingested_settings: Settings):
     from eval.metrics import STANDARD, standard_metrics
     from eval.run import RagasEmbeddings
 
-    llm = ragas_llm("local", ingested_settings.model_copy(update={"max_tokens": 512}))
+    llm = ragas_llm("local", ingested_settings.updated(llm={"max_tokens": 512}))
     return standard_metrics(STANDARD, llm, LangchainEmbeddingsWrapper(RagasEmbeddings(LocalEmbeddings())))
 
 

@@ -86,7 +86,7 @@ def test_run_writes_a_complete_folder_and_reruns_from_cache(tmp_path, monkeypatc
     assert by_id["b"]["scores"]["abstention_accuracy"] == 1.0
     assert r.judge_check[0]["scores"]["claim_faithfulness"]["faithful"] > \
         r.judge_check[0]["scores"]["claim_faithfulness"]["unfaithful"]
-    assert r.meta["prompt"] == ingested_settings.prompt and len(r.meta["prompt_sha256"]) == 64
+    assert r.meta["prompt"] == ingested_settings.answer.prompt and len(r.meta["prompt_sha256"]) == 64
     report = (first / "report.md").read_text(encoding="utf-8")
     assert "claim_faithfulness" in report and (first / "categories.png").is_file()
 
@@ -153,5 +153,5 @@ def test_the_answer_cache_key_covers_every_file_of_the_package(tmp_path) -> None
 
 def test_eval_answers_from_its_own_store(tmp_path, ingested_settings) -> None:
     """Never the user's data/chroma nor a Chroma server."""
-    answerer = run_mod.Answerer(ingested_settings.model_copy(update={"chroma_host": "10.0.0.1"}), tmp_path / "store")
-    assert answerer.settings.store_dir == tmp_path / "store" and answerer.settings.chroma_host is None
+    answerer = run_mod.Answerer(ingested_settings.updated(store={"chroma_host": "10.0.0.1"}), tmp_path / "store")
+    assert answerer.settings.store.dir == tmp_path / "store" and answerer.settings.store.chroma_host is None

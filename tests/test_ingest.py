@@ -16,19 +16,19 @@ from tests.conftest import ARTICLE
 
 
 def _run(args: list[str], settings: Settings) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ASSISTANT_CORPUS_DIR": str(settings.corpus_dir)}
+    env = {**os.environ, "ASSISTANT_STORE__CORPUS_DIR": str(settings.store.corpus_dir)}
     return subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "ingest.py"), "--no-progress", "--store", str(settings.store_dir), *args],
+        [sys.executable, str(PROJECT_ROOT / "ingest.py"), "--no-progress", "--store", str(settings.store.dir), *args],
         capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=600,
     )
 
 
 def test_cold_then_idempotent_reingest(tmp_settings: Settings) -> None:
-    first = ingest([tmp_settings.corpus_dir], tmp_settings, progress=False)
+    first = ingest([tmp_settings.store.corpus_dir], tmp_settings, progress=False)
     assert first.added == ["anastrozole-male-fertility.md"] and not first.failed
     n = first.total_chunks
     assert n == first.embedded and 50 <= n <= 80
-    second = ingest([tmp_settings.corpus_dir], tmp_settings, progress=False)
+    second = ingest([tmp_settings.store.corpus_dir], tmp_settings, progress=False)
     assert second.embedded == 0 and second.added == [] and second.updated == []
     assert second.unchanged == ["anastrozole-male-fertility.md"]
     assert second.total_chunks == n
@@ -45,14 +45,14 @@ def test_store_chunks_are_slices_with_metadata(ingested_settings: Settings, arti
 
 
 def test_changed_file_is_replaced_without_duplicates(tmp_settings: Settings) -> None:
-    ingest([tmp_settings.corpus_dir], tmp_settings, progress=False)
+    ingest([tmp_settings.store.corpus_dir], tmp_settings, progress=False)
     store = Store(tmp_settings)
     before = {c.id: c for c in store.all_chunks()}
-    path = tmp_settings.corpus_dir / ARTICLE.name
+    path = tmp_settings.store.corpus_dir / ARTICLE.name
     text = path.read_text(encoding="utf-8")
     old = "Testosterone, while vital, does not operate in isolation."
     path.write_text(text.replace(old, "Testosterone, while essential, never operates alone."), encoding="utf-8")
-    report = ingest([tmp_settings.corpus_dir], tmp_settings, progress=False)
+    report = ingest([tmp_settings.store.corpus_dir], tmp_settings, progress=False)
     assert report.updated == [ARTICLE.name]
     assert report.embedded == 1  # only the edited chunk is embedded again
     after = store.all_chunks()
@@ -63,32 +63,32 @@ def test_changed_file_is_replaced_without_duplicates(tmp_settings: Settings) -> 
 
 
 def test_prune_removes_deleted_files(tmp_settings: Settings) -> None:
-    extra = tmp_settings.corpus_dir / "notes.txt"
+    extra = tmp_settings.store.corpus_dir / "notes.txt"
     extra.write_text("Letrozole is another aromatase inhibitor mentioned in the meta-analysis.\n", encoding="utf-8")
-    ingest([tmp_settings.corpus_dir], tmp_settings, progress=False)
+    ingest([tmp_settings.store.corpus_dir], tmp_settings, progress=False)
     store = Store(tmp_settings)
     assert store.ids_for("notes.txt")
     extra.unlink()
-    kept = ingest([tmp_settings.corpus_dir], tmp_settings, progress=False)
+    kept = ingest([tmp_settings.store.corpus_dir], tmp_settings, progress=False)
     assert kept.removed == [] and store.ids_for("notes.txt")  # without --prune nothing is removed
-    pruned = ingest([tmp_settings.corpus_dir], tmp_settings, prune=True, progress=False)
+    pruned = ingest([tmp_settings.store.corpus_dir], tmp_settings, prune=True, progress=False)
     assert pruned.removed == ["notes.txt"] and not store.ids_for("notes.txt")
     assert store.ids_for(ARTICLE.name)
 
 
 def test_reset_empties_first(tmp_settings: Settings) -> None:
-    first = ingest([tmp_settings.corpus_dir], tmp_settings, progress=False)
-    again = ingest([tmp_settings.corpus_dir], tmp_settings, reset=True, progress=False)
+    first = ingest([tmp_settings.store.corpus_dir], tmp_settings, progress=False)
+    again = ingest([tmp_settings.store.corpus_dir], tmp_settings, reset=True, progress=False)
     assert again.added == [ARTICLE.name] and again.total_chunks == first.total_chunks
 
 
 def test_interrupted_file_is_redone(tmp_settings: Settings) -> None:
     """A file whose chunks are only partly stored (a killed ingest) is ingested again."""
-    ingest([tmp_settings.corpus_dir], tmp_settings, progress=False)
+    ingest([tmp_settings.store.corpus_dir], tmp_settings, progress=False)
     store = Store(tmp_settings)
     ids = store.ids_for(ARTICLE.name)
     store.collection.delete(ids=ids[:5])
-    report = ingest([tmp_settings.corpus_dir], tmp_settings, progress=False)
+    report = ingest([tmp_settings.store.corpus_dir], tmp_settings, progress=False)
     assert report.updated == [ARTICLE.name] and report.embedded == 5
     assert sorted(store.ids_for(ARTICLE.name)) == sorted(ids)
 
@@ -97,14 +97,14 @@ def test_interrupted_file_is_redone(tmp_settings: Settings) -> None:
 
 
 def test_unreadable_and_missing_paths(tmp_settings: Settings) -> None:
-    locked = tmp_settings.corpus_dir / "locked.md"
+    locked = tmp_settings.store.corpus_dir / "locked.md"
     locked.write_text("secret", encoding="utf-8")
     locked.chmod(0)
-    folder = tmp_settings.corpus_dir / "folder.md"  # a path that is not a readable file, even for root
+    folder = tmp_settings.store.corpus_dir / "folder.md"  # a path that is not a readable file, even for root
     folder.mkdir()
     (folder / "inner.bin").write_bytes(b"x")
-    missing = tmp_settings.corpus_dir / "nope.md"
-    args = [str(locked), str(missing), str(tmp_settings.corpus_dir / ARTICLE.name)]
+    missing = tmp_settings.store.corpus_dir / "nope.md"
+    args = [str(locked), str(missing), str(tmp_settings.store.corpus_dir / ARTICLE.name)]
     proc = _run([*args, str(folder / "inner.bin")], tmp_settings)
     locked.chmod(0o644)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
@@ -119,7 +119,7 @@ def test_unreadable_and_missing_paths(tmp_settings: Settings) -> None:
 
 
 def test_summary_line_and_missing_store_created(tmp_settings: Settings) -> None:
-    assert not Path(tmp_settings.store_dir).exists()
+    assert not Path(tmp_settings.store.dir).exists()
     proc = _run([], tmp_settings)
     assert proc.returncode == 0, proc.stderr
     last = proc.stdout.strip().splitlines()[-1]
@@ -130,7 +130,7 @@ def test_summary_line_and_missing_store_created(tmp_settings: Settings) -> None:
 def test_store_that_cannot_be_opened(tmp_path: Path, corpus_copy: Path) -> None:
     bad = tmp_path / "store"
     bad.write_text("a file where the store folder should be", encoding="utf-8")
-    settings = Settings(store_dir=bad, corpus_dir=corpus_copy)
+    settings = Settings(store={"dir": bad, "corpus_dir": corpus_copy})
     proc = _run([], settings)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "store" in proc.stderr.lower()
@@ -140,4 +140,4 @@ def test_store_that_cannot_be_opened(tmp_path: Path, corpus_copy: Path) -> None:
 
 def test_missing_store_for_queries(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match=r"run `python ingest\.py` first"):
-        Store(Settings(store_dir=tmp_path / "absent"))
+        Store(Settings(store={"dir": tmp_path / "absent"}))

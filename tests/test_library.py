@@ -18,7 +18,7 @@ Letrozole is another aromatase inhibitor that some clinics use off-label in men.
 def library(tmp_settings: Settings) -> Settings:
     from assistant.ingestion import ingest
 
-    report = ingest([tmp_settings.corpus_dir], tmp_settings, progress=False)
+    report = ingest([tmp_settings.store.corpus_dir], tmp_settings, progress=False)
     assert not report.failed
     return tmp_settings
 
@@ -39,17 +39,17 @@ def test_add_lists_and_remove_keeps_the_file(library: Settings, tmp_path: Path) 
     assert not report.failed and report.added == ["my_note_v2.md"], report
     after = {d.source: d for d in documents(Store(library))}
     assert set(after) == set(before) | {"my_note_v2.md"} and after["my_note_v2.md"].chunks >= 1
-    assert (library.corpus_dir / "my_note_v2.md").read_text(encoding="utf-8") == NOTE
+    assert (library.store.corpus_dir / "my_note_v2.md").read_text(encoding="utf-8") == NOTE
 
     note = remove(library, "my_note_v2.md")
     assert "Removed my_note_v2.md" in note
     assert set(d.source for d in documents(Store(library))) == set(before)
-    kept = list((library.corpus_dir / REMOVED_DIR).glob("*my_note_v2.md"))
+    kept = list((library.store.corpus_dir / REMOVED_DIR).glob("*my_note_v2.md"))
     assert len(kept) == 1 and kept[0].read_text(encoding="utf-8") == NOTE
     # the next ingest of the corpus folder does not bring the removed file back (hidden folders are skipped)
     from assistant.ingestion import ingest
 
-    ingest([library.corpus_dir], library, progress=False)
+    ingest([library.store.corpus_dir], library, progress=False)
     assert "my_note_v2.md" not in {d.source for d in documents(Store(library))}
 
 
@@ -69,9 +69,10 @@ def test_corrupt_or_oversized_uploads_change_nothing(library: Settings, tmp_path
     big = tmp_path / "big.txt"
     big.write_bytes(b"word " * 300_000)
     with pytest.raises(LibraryError, match="over the 1 MB limit"):
-        add(library.model_copy(update={"ui_upload_max_mb": 1}), big)
+        add(library.updated(ui={"upload_max_mb": 1}), big)
     assert [d.row()[:5] for d in documents(Store(library))] == before
-    assert not (library.corpus_dir / "broken.pdf").exists() and not list(library.corpus_dir.glob(".upload-*"))
+    corpus = library.store.corpus_dir
+    assert not (corpus / "broken.pdf").exists() and not list(corpus.glob(".upload-*"))
 
 
 def test_removing_an_unknown_document_is_refused(library: Settings) -> None:

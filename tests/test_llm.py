@@ -8,7 +8,7 @@ from assistant.settings import Settings
 
 def test_explicit_missing_model_path(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="model file not found"):
-        model_path(Settings(llm_model_path=tmp_path / "nope.gguf"))
+        model_path(Settings(llm={"model_path": tmp_path / "nope.gguf"}))
 
 
 def test_corrupt_cached_model_is_reassembled_and_verified(tmp_path: Path) -> None:

@@ -74,12 +74,12 @@ def guarded(ingested_settings: Settings, tmp_path_factory: pytest.TempPathFactor
     shutil.copytree(CORPUS, corpus)
     (corpus / "good.md").write_text(GOOD_TEXT, encoding="utf-8")
     store = root / "store"
-    shutil.copytree(ingested_settings.store_dir, store)
+    shutil.copytree(ingested_settings.store.dir, store)
     proc = subprocess.run(
         guard.command(ingest_cmd(corpus, store)), capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=900,
-        env=guard.env(ASSISTANT_CORPUS_DIR=str(corpus)),
+        env=guard.env(ASSISTANT_STORE__CORPUS_DIR=str(corpus)),
     )
-    return Guarded(guard, Settings(store_dir=store, corpus_dir=corpus), proc)
+    return Guarded(guard, Settings(store={"dir": store, "corpus_dir": corpus}), proc)
 
 
 @pytest.fixture(scope="module")
@@ -91,9 +91,9 @@ def guarded_server(guarded: Guarded) -> Iterator[str]:
     log = log_path.open("w")
     proc = subprocess.Popen(
         guarded.guard.command([sys.executable, "-m", "assistant", "serve", "--port", str(port),
-                               "--store", str(guarded.settings.store_dir)]),
+                               "--store", str(guarded.settings.store.dir)]),
         cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        env=guarded.guard.env(ASSISTANT_CORPUS_DIR=str(guarded.settings.corpus_dir)),
+        env=guarded.guard.env(ASSISTANT_STORE__CORPUS_DIR=str(guarded.settings.store.corpus_dir)),
     )
     wait_for_port(proc, port, 600, lambda: log_path.read_text()[-3000:],
                   lambda: os.killpg(proc.pid, signal.SIGKILL))
@@ -212,11 +212,11 @@ def test_no_network_at_run_time(guarded: Guarded, guarded_server: str, tmp_path:
     assert guarded.ingest.returncode == 0, guarded.ingest.stderr[-2000:]
     assert "1 added" in guarded.ingest.stdout and "1 chunks embedded" in guarded.ingest.stdout
     store = tmp_path / "store"  # ask on its own copy, so it never shares a store folder with the server
-    shutil.copytree(guarded.settings.store_dir, store)
+    shutil.copytree(guarded.settings.store.dir, store)
     asked = subprocess.run(
         guard.command([sys.executable, "-m", "assistant", "ask", "--json", GOOD_QUESTION, "--store", str(store)]),
         capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=900,
-        env=guard.env(ASSISTANT_CORPUS_DIR=str(guarded.settings.corpus_dir)),
+        env=guard.env(ASSISTANT_STORE__CORPUS_DIR=str(guarded.settings.store.corpus_dir)),
     )
     assert asked.returncode == 0, asked.stderr[-2000:]
     answer = json.loads(asked.stdout.strip().splitlines()[-1])

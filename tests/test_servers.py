@@ -103,11 +103,11 @@ def start_chroma(path: Path, log: Path) -> Server:
     )
 
 
-def ingest_into(server: Server, **overrides: object) -> Settings:
+def ingest_into(server: Server, **store: object) -> Settings:
     """The real corpus ingested into the Chroma server; returns the settings that point at it."""
     from assistant.ingestion import ingest
 
-    settings = Settings(chroma_host="127.0.0.1", chroma_port=server.port, corpus_dir=CORPUS, **overrides)
+    settings = Settings(store={"chroma_host": "127.0.0.1", "chroma_port": server.port, "corpus_dir": CORPUS, **store})
     report = ingest([CORPUS], settings, progress=False)
     assert not report.failed and report.added == ["anastrozole-male-fertility.md"], report.summary()
     assert report.where == f"chroma://127.0.0.1:{server.port}/corpus"
@@ -157,14 +157,14 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
     s = Settings()
     port = free_port()
-    threads = str(s.n_threads or os.cpu_count() or 2)
+    threads = str(s.llm.n_threads or os.cpu_count() or 2)
     cmd = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(model_path(s)),
-        "--model_alias", s.llm_model_name, "--host", "127.0.0.1", "--port", str(port),
-        "--n_ctx", str(s.context_tokens), "--n_batch", str(s.n_batch),
+        "--model_alias", s.llm.model_name, "--host", "127.0.0.1", "--port", str(port),
+        "--n_ctx", str(s.llm.context_tokens), "--n_batch", str(s.llm.n_batch),
         "--n_threads", threads, "--n_threads_batch", threads,
         "--rope_freq_base", "0", "--rope_freq_scale", "0",  # from the GGUF, as assistant/llm.py does
-        "--flash_attn", str(s.flash_attn), "--logits_all", "False", "--use_mlock", "False", "--verbose", "False",
+        "--flash_attn", str(s.llm.flash_attn), "--logits_all", "False", "--use_mlock", "False", "--verbose", "False",
     ]
     server = start_server(cmd, port, f"http://127.0.0.1:{port}/v1/models",
                           tmp_path_factory.mktemp("llama-server") / "llama.log")
@@ -174,9 +174,8 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def remote_settings(llama_server: Server, ingested_settings: Settings) -> Settings:
-    return ingested_settings.model_copy(update={
-        "llm_base_url": f"http://127.0.0.1:{llama_server.port}/v1", "llm_endpoint_kind": "llama.cpp",
-    })
+    return ingested_settings.updated(llm={"base_url": f"http://127.0.0.1:{llama_server.port}/v1",
+                                          "endpoint_kind": "llama.cpp"})
 
 
 @pytest.fixture(scope="module")
@@ -281,8 +280,8 @@ def test_chroma_server_stopping_mid_session_is_a_clear_error(tmp_path: Path, ret
         proc = subprocess.run(
             [sys.executable, "-m", "assistant", "ask", QUESTION], capture_output=True, text=True,
             cwd=PROJECT_ROOT, timeout=300,
-            env={**os.environ, **QUIET_ENV, "ASSISTANT_CHROMA_HOST": "127.0.0.1",
-                 "ASSISTANT_CHROMA_PORT": str(server.port), "ASSISTANT_CHROMA_TIMEOUT_S": "2"},
+            env={**os.environ, **QUIET_ENV, "ASSISTANT_STORE__CHROMA_HOST": "127.0.0.1",
+                 "ASSISTANT_STORE__CHROMA_PORT": str(server.port), "ASSISTANT_STORE__CHROMA_TIMEOUT_S": "2"},
         )
         assert time.monotonic() - t0 < 120
         assert proc.returncode == 2, proc.stderr
@@ -299,7 +298,7 @@ def dead_url() -> str:
 
 
 def test_dead_llm_endpoint_is_a_clear_error(ingested_settings: Settings, retriever, dead_url: str) -> None:
-    settings = ingested_settings.model_copy(update={"llm_base_url": dead_url, "llm_timeout_s": 10.0})
+    settings = ingested_settings.updated(llm={"base_url": dead_url, "timeout_s": 10.0})
     chain = build_chain(settings, retriever)
     chain.warm_up()  # imports and builds the client, as the CLI and UI do before the first question
     t0 = time.monotonic()
@@ -316,7 +315,7 @@ def test_silent_llm_endpoint_times_out_once(ingested_settings: Settings, retriev
         listener.bind(("127.0.0.1", 0))
         listener.listen(8)  # the kernel completes connections; nobody reads or replies
         url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
-        settings = ingested_settings.model_copy(update={"llm_base_url": url, "llm_timeout_s": 3.0})
+        settings = ingested_settings.updated(llm={"base_url": url, "timeout_s": 3.0})
         chain = build_chain(settings, retriever)
         chain.warm_up()
         t0 = time.monotonic()
@@ -328,9 +327,9 @@ def test_silent_llm_endpoint_times_out_once(ingested_settings: Settings, retriev
 
 
 def test_cli_with_dead_llm_endpoint(ingested_settings: Settings, dead_url: str) -> None:
-    env = {**os.environ, **QUIET_ENV, "ASSISTANT_LLM_BASE_URL": dead_url, "ASSISTANT_LLM_TIMEOUT_S": "5"}
+    env = {**os.environ, **QUIET_ENV, "ASSISTANT_LLM__BASE_URL": dead_url, "ASSISTANT_LLM__TIMEOUT_S": "5"}
     base = [sys.executable, "-m", "assistant"]
-    store = ["--store", str(ingested_settings.store_dir)]
+    store = ["--store", str(ingested_settings.store.dir)]
     t0 = time.monotonic()
     proc = subprocess.run([*base, "ask", QUESTION, *store], capture_output=True, text=True, cwd=PROJECT_ROOT,
                           timeout=300, env=env)
@@ -358,7 +357,7 @@ def _judge_verdicts(url: str) -> list[float]:
     from eval.judge import OpenAIJudge
     from eval.prompts import CLAIM_SYSTEM, CLAIM_USER
 
-    judge = OpenAIJudge(url, Settings().llm_model_name, timeout_s=120)
+    judge = OpenAIJudge(url, Settings().llm.model_name, timeout_s=120)
     return [judge.p_yes(CLAIM_SYSTEM, CLAIM_USER.format(evidence=JUDGE_EVIDENCE, claim=c)) for c in JUDGE_CLAIMS]
 
 
@@ -370,7 +369,7 @@ def test_openai_judge_reads_log_probabilities_from_a_llama_cpp_server(tmp_path: 
     s = Settings()
     port = free_port()
     server = start_server(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path(s)), "--model_alias", s.llm_model_name,
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path(s)), "--model_alias", s.llm.model_name,
          "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "1024", "--rope_freq_base", "0",
          "--rope_freq_scale", "0", "--logits_all", "True", "--verbose", "False"],
         port, f"http://127.0.0.1:{port}/v1/models", tmp_path / "judge-server.log",

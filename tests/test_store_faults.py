@@ -56,7 +56,7 @@ def test_ingest_killed_half_way_then_rerun(tmp_path: Path) -> None:
     store = tmp_path / "store"
     proc = subprocess.Popen(
         ingest_cmd(corpus, store, progress=True), cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        env=subprocess_env(ASSISTANT_CORPUS_DIR=str(corpus), ASSISTANT_EMBEDDING_BATCH_SIZE="4"),
+        env=subprocess_env(ASSISTANT_STORE__CORPUS_DIR=str(corpus), ASSISTANT_EMBEDDING__BATCH_SIZE="4"),
     )
     err = Pump(proc.stderr)
     deadline = time.time() + 600
@@ -68,7 +68,7 @@ def test_ingest_killed_half_way_then_rerun(tmp_path: Path) -> None:
             break
         time.sleep(0.02)
     assert proc.wait(60) == -signal.SIGKILL, err.text()[-2000:]
-    settings = Settings(store_dir=store, corpus_dir=corpus)
+    settings = Settings(store={"dir": store, "corpus_dir": corpus})
     partial = fresh_store(settings)
     n_partial = partial.count()
     assert 0 < n_partial < total, f"not killed half-way: {n_partial} of {total} chunks stored"
@@ -83,7 +83,7 @@ def test_ingest_killed_half_way_then_rerun(tmp_path: Path) -> None:
     assert "0 failed" in rerun.stdout and "0 unchanged" not in rerun.stdout, rerun.stdout
     after = assert_consistent(settings)
 
-    clean_settings = Settings(store_dir=tmp_path / "clean", corpus_dir=corpus)
+    clean_settings = Settings(store={"dir": tmp_path / "clean", "corpus_dir": corpus})
     ingest([corpus], clean_settings, progress=False)
     clean = assert_consistent(clean_settings)
     assert after.comparable() == clean.comparable()  # same ids, texts and metadata: nothing missing or stale
@@ -95,7 +95,7 @@ def test_two_ingests_at_once_wait_for_each_other(tmp_path: Path) -> None:
     write_notes(corpus, n_files=3, n_paras=3, seed=1)
     store = tmp_path / "store"
     store.mkdir()
-    env = subprocess_env(ASSISTANT_CORPUS_DIR=str(corpus))
+    env = subprocess_env(ASSISTANT_STORE__CORPUS_DIR=str(corpus))
     holder = FileLock(str(store / ".ingest.lock"))
     holder.acquire()  # hold the store until both are waiting, so their waits overlap whatever the timing
     try:
@@ -119,23 +119,23 @@ def test_two_ingests_at_once_wait_for_each_other(tmp_path: Path) -> None:
     summaries = sorted(out.strip().splitlines()[-1] for _, out, _ in results)
     assert summaries[0].startswith("ingest: 0 added, 0 updated, 3 unchanged"), summaries
     assert summaries[1].startswith("ingest: 3 added, 0 updated, 0 unchanged"), summaries
-    view = assert_consistent(Settings(store_dir=store, corpus_dir=corpus))
+    view = assert_consistent(Settings(store={"dir": store, "corpus_dir": corpus}))
     assert len(view.records) == 9
 
 
 def test_ingest_gives_up_clearly_when_the_store_stays_busy(tmp_path: Path) -> None:
-    """With a short ``ASSISTANT_INGEST_LOCK_TIMEOUT_S``, a blocked ingest fails with a message and writes nothing."""
+    """With a short ``ASSISTANT_STORE__INGEST_LOCK_TIMEOUT_S``, a blocked ingest fails clearly and writes nothing."""
     corpus = small_corpus(tmp_path / "corpus")
-    settings = Settings(store_dir=tmp_path / "store", corpus_dir=corpus)
+    settings = Settings(store={"dir": tmp_path / "store", "corpus_dir": corpus})
     ingest([corpus], settings, progress=False)
     (corpus / "new.md").write_text(GOOD_TEXT.replace("Good", "New"), encoding="utf-8")
-    before = store_files_digest(settings.store_dir)
-    with FileLock(str(settings.store_dir / ".ingest.lock")):
-        proc = run_ingest(corpus, settings.store_dir, env={"ASSISTANT_INGEST_LOCK_TIMEOUT_S": "1"})
+    before = store_files_digest(settings.store.dir)
+    with FileLock(str(settings.store.dir / ".ingest.lock")):
+        proc = run_ingest(corpus, settings.store.dir, env={"ASSISTANT_STORE__INGEST_LOCK_TIMEOUT_S": "1"})
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert_no_traceback(proc)
     assert "another ingest is still writing to" in proc.stderr and "after 1s of waiting" in proc.stderr
-    assert store_files_digest(settings.store_dir) == before
+    assert store_files_digest(settings.store.dir) == before
     assert assert_consistent(settings).sources == {"good.md"}
 
 
@@ -159,13 +159,13 @@ def test_store_write_failure_mid_ingest(tmp_path: Path, monkeypatch: pytest.Monk
         return real_upsert(self, *args, **kwargs)
 
     monkeypatch.setattr(collection_module.Collection, "upsert", failing_upsert)
-    monkeypatch.setenv("ASSISTANT_CORPUS_DIR", str(corpus))
+    monkeypatch.setenv("ASSISTANT_STORE__CORPUS_DIR", str(corpus))
     code = ingest_script.main(["--no-progress", "--store", str(tmp_path / "store"), str(corpus)])
     assert code == 2
     message = " ".join(r.getMessage() for r in caplog.records if r.levelname == "ERROR")
     assert "writing note01.md to the store" in message and "disk is full" in message, message
     assert "the files stored before it are complete: run the ingest again" in message
-    settings = Settings(store_dir=tmp_path / "store", corpus_dir=corpus)
+    settings = Settings(store={"dir": tmp_path / "store", "corpus_dir": corpus})
     assert assert_consistent(settings).sources == {"note00.md"}
     monkeypatch.setattr(collection_module.Collection, "upsert", real_upsert)
     again = ingest([corpus], settings, progress=False)
@@ -224,7 +224,7 @@ def test_read_only_store(case: str, tmp_path: Path) -> None:
     parent = tmp_path / "stores"
     parent.mkdir()
     store = parent / "store"
-    settings = Settings(store_dir=store, corpus_dir=corpus)
+    settings = Settings(store={"dir": store, "corpus_dir": corpus})
     if what != "parent":
         ingest([corpus], settings, progress=False)
     (corpus / "new.md").write_text(GOOD_TEXT.replace("Good", "New"), encoding="utf-8")
@@ -236,7 +236,7 @@ def test_read_only_store(case: str, tmp_path: Path) -> None:
         asked = subprocess.run(  # the assistant on the same store: a clear line too, no traceback
             [*prefix, sys.executable, "-m", "assistant", "ask", GOOD_QUESTION, "--store", str(store)],
             capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300,
-            env=subprocess_env(ASSISTANT_LLM_MODEL_PATH=str(tmp_path / "never-loaded.gguf")),
+            env=subprocess_env(ASSISTANT_LLM__MODEL_PATH=str(tmp_path / "never-loaded.gguf")),
         )
     finally:
         _chmod_tree(target, readonly=False, files_too=True)

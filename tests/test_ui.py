@@ -44,7 +44,7 @@ def server(ingested_settings: Settings) -> Iterator[str]:
     OUT.mkdir(exist_ok=True)
     for leftover in OUT.glob("ui-feedback.sqlite*"):
         leftover.unlink()
-    yield from _serve(ingested_settings.store_dir, "ui-server.log", env={"ASSISTANT_FEEDBACK_DB": str(FEEDBACK_DB)})
+    yield from _serve(ingested_settings.store.dir, "ui-server.log", env={"ASSISTANT_UI__FEEDBACK_DB": str(FEEDBACK_DB)})
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +53,12 @@ def maintainer_server(ingested_settings: Settings, tmp_path_factory: pytest.Temp
     from tests.test_eval_compare import CASES_A, write_run
 
     root = tmp_path_factory.mktemp("maintainer")
-    shutil.copytree(ingested_settings.store_dir, root / "chroma")
-    shutil.copytree(ingested_settings.corpus_dir, root / "corpus")
+    shutil.copytree(ingested_settings.store.dir, root / "chroma")
+    shutil.copytree(ingested_settings.store.corpus_dir, root / "corpus")
     write_run(root / "runs" / "baseline-run", CASES_A, [])
     write_run(root / "runs" / "candidate-run", [dict(c, scores={**c["scores"], "hit@3": 0.0}) for c in CASES_A], [])
-    env = {"ASSISTANT_CORPUS_DIR": str(root / "corpus"), "ASSISTANT_UI_EVAL_RUNS_DIR": str(root / "runs"),
-           "ASSISTANT_FEEDBACK_DB": str(root / "feedback.sqlite")}
+    env = {"ASSISTANT_STORE__CORPUS_DIR": str(root / "corpus"), "ASSISTANT_UI__EVAL_RUNS_DIR": str(root / "runs"),
+           "ASSISTANT_UI__FEEDBACK_DB": str(root / "feedback.sqlite")}
     yield from _serve(root / "chroma", "ui-maintainer.log", "--maintainer", env=env)
 
 
@@ -335,7 +335,7 @@ def fake_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, retriever, ingeste
         f'Anastrozole inhibits the aromatase enzyme [1].\nQuotes:\n[1] "{QUOTE}"', "Clomiphene [1].",
         "Clomiphene [1].", "Clomiphene [1]."])
     monkeypatch.setattr("assistant.ui.build_chain", lambda s, r=None: AnswerChain(s, retriever, lambda: fake))
-    return ChatApp(ingested_settings.model_copy(update={"feedback_db": tmp_path / "feedback.sqlite"})), fake
+    return ChatApp(ingested_settings.updated(ui={"feedback_db": tmp_path / "feedback.sqlite"})), fake
 
 
 def test_the_page_answers_follow_ups_and_records_feedback_from_its_kept_turns(fake_app) -> None:
@@ -383,9 +383,9 @@ def test_maintainer_settings_need_a_login_or_a_local_flag() -> None:
     from assistant.ui import is_maintainer_page
 
     assert not is_maintainer_page(Settings())
-    assert is_maintainer_page(Settings(ui_maintainer=True))
-    assert not is_maintainer_page(Settings(ui_maintainer=True, ui_host="0.0.0.0"))
-    assert is_maintainer_page(Settings(ui_auth="admin:secret", ui_host="0.0.0.0"))
+    assert is_maintainer_page(Settings(ui={"maintainer": True}))
+    assert not is_maintainer_page(Settings(ui={"maintainer": True, "host": "0.0.0.0"}))
+    assert is_maintainer_page(Settings(ui={"auth": "admin:secret", "host": "0.0.0.0"}))
 
 
 def test_feedback_through_the_api_lands_in_the_database(server: str) -> None:
@@ -410,11 +410,12 @@ def test_a_maintainer_choice_of_top_k_gets_its_own_chain_on_the_shared_retriever
     """The maintainer's prompt/passages controls: a new chain whose retriever shares the store and index."""
     from assistant.ui import ChatApp
 
-    app = ChatApp(ingested_settings.model_copy(update={"feedback_db": tmp_path / "feedback.sqlite"}))
-    other = app.chain(ingested_settings.prompt, ingested_settings.top_k + 2)
-    assert other is not app.base and other.settings.top_k == ingested_settings.top_k + 2
-    assert other.retriever.settings.top_k == ingested_settings.top_k + 2
-    assert app.base.retriever.settings.top_k == ingested_settings.top_k  # the visitors' chain is untouched
+    app = ChatApp(ingested_settings.updated(ui={"feedback_db": tmp_path / "feedback.sqlite"}))
+    other = app.chain(ingested_settings.answer.prompt, ingested_settings.retrieval.top_k + 2)
+    assert other is not app.base and other.settings.retrieval.top_k == ingested_settings.retrieval.top_k + 2
+    assert other.retriever.settings.retrieval.top_k == ingested_settings.retrieval.top_k + 2
+    # the visitors' chain is untouched
+    assert app.base.retriever.settings.retrieval.top_k == ingested_settings.retrieval.top_k
     assert other.retriever.store is app.base.retriever.store
-    assert len(other.retriever.retrieve("How does anastrozole work?")) == ingested_settings.top_k + 2
-    assert app.chain(ingested_settings.prompt, ingested_settings.top_k + 2) is other
+    assert len(other.retriever.retrieve("How does anastrozole work?")) == ingested_settings.retrieval.top_k + 2
+    assert app.chain(ingested_settings.answer.prompt, ingested_settings.retrieval.top_k + 2) is other

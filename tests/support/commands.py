@@ -23,10 +23,10 @@ def ingest_cmd(corpus: Path, store: Path, *args: str, progress: bool = False) ->
 def run_ingest(
     corpus: Path, store: Path, *args: str, env: dict[str, str] | None = None, prefix: tuple[str, ...] = ()
 ) -> subprocess.CompletedProcess[str]:
-    """``python ingest.py`` to completion; ASSISTANT_CORPUS_DIR makes source names relative to ``corpus``."""
+    """``python ingest.py`` to completion; ASSISTANT_STORE__CORPUS_DIR makes source names relative to ``corpus``."""
     return subprocess.run(
         [*prefix, *ingest_cmd(corpus, store, *args)], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=900,
-        env=subprocess_env(ASSISTANT_CORPUS_DIR=str(corpus), **(env or {})),
+        env=subprocess_env(ASSISTANT_STORE__CORPUS_DIR=str(corpus), **(env or {})),
     )
 
 

@@ -17,8 +17,8 @@ def fresh_store(settings: Settings) -> Store:
     client still using the dropped entry (the session store's) would break."""
     from chromadb.api.client import SharedSystemClient
 
-    SharedSystemClient._identifier_to_system.pop(str(settings.store_dir), None)
-    SharedSystemClient._identifier_to_refcount.pop(str(settings.store_dir), None)
+    SharedSystemClient._identifier_to_system.pop(str(settings.store.dir), None)
+    SharedSystemClient._identifier_to_refcount.pop(str(settings.store.dir), None)
     return Store(settings)
 
 
@@ -58,7 +58,7 @@ def assert_consistent(settings: Settings, unique_texts: bool = True, query_check
     manifest = store.manifest()
     for source, state in manifest.items():
         assert state.complete, f"{source}: {state.present} of {state.n_chunks} chunks stored"
-        path = Path(source) if Path(source).is_absolute() else Path(settings.corpus_dir) / source
+        path = Path(source) if Path(source).is_absolute() else Path(settings.store.corpus_dir) / source
         data = path.read_bytes()
         assert state.sha256 == file_sha256(data), f"{source}: stored hash is not the file's"
         if path.suffix in {".md", ".txt"}:
