@@ -223,23 +223,41 @@ SECTIONS: dict[str, type[_Section]] = {
 ANSWER_SECTIONS = ("embedding", "chunking", "retrieval", "llm", "answer")
 
 
+#: the flat names of the versions before the sections (ASSISTANT_<OLD NAME>) and where each field went
+RENAMED = {
+    "corpus_dir": "store.corpus_dir", "store_dir": "store.dir", "collection": "store.collection",
+    "chroma_host": "store.chroma_host", "chroma_port": "store.chroma_port",
+    "chroma_timeout_s": "store.chroma_timeout_s", "ingest_lock_timeout_s": "store.ingest_lock_timeout_s",
+    "embedding_model": "embedding.model", "embedding_backend": "embedding.backend",
+    "embedding_batch_size": "embedding.batch_size", "chunk_size": "chunking.size",
+    "chunk_overlap": "chunking.overlap", "min_chunk_size": "chunking.min_size", "top_k": "retrieval.top_k",
+    "candidate_k": "retrieval.candidate_k", "dense_weight": "retrieval.dense_weight",
+    "bm25_weight": "retrieval.bm25_weight", "neighbour_weight": "retrieval.neighbour_weight",
+    "max_score_gap": "retrieval.max_score_gap", "refresh_interval_s": "retrieval.refresh_interval_s",
+    "min_relevance": "retrieval.min_relevance", "llm_base_url": "llm.base_url", "llm_model_name": "llm.model_name",
+    "llm_endpoint_kind": "llm.endpoint_kind", "llm_api_key": "llm.api_key", "llm_timeout_s": "llm.timeout_s",
+    "llm_max_retries": "llm.max_retries", "llm_model_path": "llm.model_path", "n_ctx": "llm.n_ctx",
+    "n_threads": "llm.n_threads", "n_batch": "llm.n_batch", "max_tokens": "llm.max_tokens",
+    "temperature": "llm.temperature", "decode_check_first": "llm.decode_check_first",
+    "decode_fast_forward": "llm.decode_fast_forward", "flash_attn": "llm.flash_attn",
+    "context_mode": "llm.context_mode", "prompt": "answer.prompt", "max_question_chars": "answer.max_question_chars",
+    "history_turns": "answer.history_turns", "context_budget_chars": "answer.context_budget_chars",
+    "related_quotes": "answer.related_quotes", "judge_base_url": "judge.base_url",
+    "judge_model_name": "judge.model_name", "judge_api_key": "judge.api_key", "ui_host": "ui.host",
+    "ui_port": "ui.port", "ui_auth": "ui.auth", "ui_concurrency": "ui.concurrency",
+    "ui_upload_max_mb": "ui.upload_max_mb", "ui_eval_runs_dir": "ui.eval_runs_dir", "ui_maintainer": "ui.maintainer",
+    "feedback_db": "ui.feedback_db",
+}
+
+
 def _renamed(environ: dict[str, str]) -> list[str]:
     """Variables of the flat scheme used before the sections (ASSISTANT_TOP_K...), with their new names."""
-    old: dict[str, str] = {}
-    for section, cls in SECTIONS.items():
-        for name in cls.model_fields:
-            new = f"ASSISTANT_{section.upper()}__{name.upper()}"
-            for flat in {f"ASSISTANT_{name.upper()}", f"ASSISTANT_{section.upper()}_{name.upper()}"}:
-                old[flat] = new
-    old["ASSISTANT_STORE_DIR"] = "ASSISTANT_STORE__DIR"
-    old["ASSISTANT_MIN_CHUNK_SIZE"] = "ASSISTANT_CHUNKING__MIN_SIZE"
-    old["ASSISTANT_CHUNK_SIZE"] = "ASSISTANT_CHUNKING__SIZE"
-    old["ASSISTANT_CHUNK_OVERLAP"] = "ASSISTANT_CHUNKING__OVERLAP"
-    old["ASSISTANT_FEEDBACK_DB"] = "ASSISTANT_UI__FEEDBACK_DB"
-    return sorted(f"{k} -> {v}" for k, v in old.items() if k in environ and k not in _TOP_LEVEL_ENV)
-
-
-_TOP_LEVEL_ENV = {"ASSISTANT_MODEL_CACHE_DIR", "ASSISTANT_LOG_LEVEL"}
+    found = []
+    for old, new in RENAMED.items():
+        if f"ASSISTANT_{old.upper()}" in environ:
+            section, name = new.split(".")
+            found.append(f"ASSISTANT_{old.upper()} -> ASSISTANT_{section.upper()}__{name.upper()}")
+    return sorted(found)
 
 
 class Settings(BaseSettings):

@@ -62,3 +62,13 @@ def test_readme_table_is_the_code_s() -> None:
     table = re.search(r"<!-- settings-table -->\n(.*?)\n<!-- /settings-table -->", readme, re.S)
     assert table is not None and table.group(1) == settings_table()
     assert len(settings_table().splitlines()) == 2 + sum(len(c.model_fields) for c in SECTIONS.values()) + 2
+
+
+def test_every_renamed_name_points_at_a_field_and_other_variables_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant.settings import RENAMED
+
+    for new in RENAMED.values():
+        section, name = new.split(".")
+        assert name in SECTIONS[section].model_fields, new
+    monkeypatch.setenv("ASSISTANT_PORT", "1")  # never a setting: not mistaken for an old name
+    assert Settings().ui.port == 7860
