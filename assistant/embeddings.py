@@ -7,8 +7,9 @@ Nothing is fetched from a hub: the default model is the MiniLM packaged by
   the local files, into the cache folder), its attention and GELU fused by
   onnxruntime's transformer optimiser and its weights quantised to int8 per
   channel. On this machine's 2 cores it embeds chunks ~3x faster than
-  PyTorch (one text at a time, see ONNX_BATCH), with vectors at cosine ~0.99 of the float ones (bench/ingest.py and
-  bench/retrieval.py measure throughput and hit@k; README "Ingest").
+  PyTorch (one text at a time, see ``_OnnxEncoder.encode``), with vectors at
+  cosine ~0.99 of the float ones (bench/ingest.py and bench/retrieval.py
+  measure throughput and hit@k; README "Ingest").
 - ``torch``: sentence-transformers on PyTorch, the float model.
 
 The two give slightly different vectors, so a store is embedded by one of them
@@ -35,10 +36,6 @@ log = logging.getLogger(__name__)
 
 Backend = Literal["onnx-int8", "torch"]
 DEFAULT_BACKEND: Backend = EmbeddingSettings.model_fields["backend"].default  # one default, kept in settings
-# One text a run: dynamic quantisation scales activations per tensor, so in a batch a text's vector would
-# depend on its batch-mates and their padding (and a query, embedded alone, would be read differently from
-# the same words stored as a chunk). Batches of 8 embed ~1.6x faster but lost 0.015 hit@3 (bench/retrieval.py).
-ONNX_BATCH = 1
 
 
 def default_model_path() -> str:
@@ -148,29 +145,28 @@ class _OnnxEncoder:
         if not pooling.get("pooling_mode_mean_tokens"):
             raise ValueError(f"{model}: the onnx-int8 backend implements mean pooling only; use the torch backend")
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.no_padding()  # the file pads every text to 128 tokens; each text runs alone here
         self.tokenizer.enable_truncation(max_len)
-        self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id("[PAD]") or 0)
         options = ort.SessionOptions()
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        out = np.zeros((len(texts), 0), dtype=np.float32)
-        # longest first, so each batch pads to a similar length
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        for start in range(0, len(texts), ONNX_BATCH):
-            idx = order[start : start + ONNX_BATCH]
-            enc = self.tokenizer.encode_batch([texts[i] for i in idx])
-            ids = np.array([e.ids for e in enc], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
-            hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                             "token_type_ids": np.zeros_like(ids)})[0]
-            summed = (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
-            vectors = summed / np.maximum(np.linalg.norm(summed, axis=1, keepdims=True), 1e-12)
-            if out.shape[1] == 0:
-                out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
-            out[idx] = vectors
-        return out
+        """Each text in a run of its own, so no padding and no mask beyond its own tokens.
+
+        Why not batches: dynamic quantisation scales activations per tensor, so in a batch a text's vector
+        would depend on its batch-mates and their padding (and a question, embedded alone, would be read
+        differently from the same words stored as a chunk). Batches of 8 embedded ~1.6x faster but lost
+        0.015 hit@3 (bench/retrieval.py).
+        """
+        vectors = []
+        for enc in self.tokenizer.encode_batch(texts):
+            ids = np.array([enc.ids], dtype=np.int64)
+            hidden = self.session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids),
+                                             "token_type_ids": np.zeros_like(ids)})[0][0]
+            mean = hidden.mean(axis=0)  # the model's mean pooling over its tokens
+            vectors.append(mean / max(float(np.linalg.norm(mean)), 1e-12))
+        return np.stack(vectors).astype(np.float32) if vectors else np.zeros((0, 0), dtype=np.float32)
 
 
 @lru_cache(maxsize=4)
