@@ -179,7 +179,7 @@ def endpoint_errors(settings: Settings) -> Iterator[None]:
     import openai
 
     url = settings.llm.base_url
-    waited = f"no reply within {settings.llm.timeout_s:g}s, setting llm_timeout_s"
+    waited = f"no reply within {settings.llm.timeout_s:g}s, setting llm.timeout_s"
     try:
         yield
     except openai.APITimeoutError:

@@ -141,7 +141,7 @@ def _client(settings: Settings, create: bool):
 
 
 def _http_client(settings: Settings, chroma_settings: Any):
-    """A client of the Chroma server whose every request gives up after ``chroma_timeout_s``.
+    """A client of the Chroma server whose every request gives up after ``store.chroma_timeout_s``.
 
     chromadb's HTTP client has no timeout at all (``httpx.Client(timeout=None)``),
     so a server that accepts connections but never answers (stopped, overloaded)

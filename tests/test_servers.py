@@ -310,7 +310,7 @@ def test_dead_llm_endpoint_is_a_clear_error(ingested_settings: Settings, retriev
 
 
 def test_silent_llm_endpoint_times_out_once(ingested_settings: Settings, retriever) -> None:
-    """An endpoint that accepts the connection and never answers costs one llm_timeout_s, not one per retry."""
+    """An endpoint that accepts the connection and never answers costs one llm.timeout_s, not one per retry."""
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(8)  # the kernel completes connections; nobody reads or replies
@@ -323,7 +323,7 @@ def test_silent_llm_endpoint_times_out_once(ingested_settings: Settings, retriev
         elapsed = time.monotonic() - t0
     assert isinstance(err, ModelError), repr(err)
     assert 2.5 < elapsed < 5.5, elapsed  # openai's default 2 retries would take > 9 s
-    assert str(err) == f"the LLM endpoint at {url} did not answer (no reply within 3s, setting llm_timeout_s)"
+    assert str(err) == f"the LLM endpoint at {url} did not answer (no reply within 3s, setting llm.timeout_s)"
 
 
 def test_cli_with_dead_llm_endpoint(ingested_settings: Settings, dead_url: str) -> None:
