@@ -7,12 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.chunking import split_sentences
 from assistant.embeddings import LocalEmbeddings, encoder_id
 from assistant.ingestion import ingest
 from assistant.settings import Settings
 from assistant.store import Store, StoreError
-from tests.conftest import ARTICLE
+from tests.support.corpus import article_sentences
 
 
 @pytest.fixture(scope="module")
@@ -23,9 +22,7 @@ def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def sentences() -> list[str]:
-    text = ARTICLE.read_text(encoding="utf-8")
-    paras = [p for p in text.split("\n\n") if p and not p.startswith(("#", "|"))]
-    return [p[s:e] for p in paras for s, e in split_sentences(p)][:120]
+    return article_sentences()[:120]
 
 
 def test_int8_vectors_stay_close_to_the_float_model(onnx_cache: Path, sentences: list[str]) -> None:

@@ -9,7 +9,8 @@ from assistant.chunking import split_sentences
 from tests.conftest import ARTICLE
 
 
-def _article_sentences() -> list[str]:
+def article_sentences() -> list[str]:
+    """The article's prose sentences (no headings, tables or list items)."""
     text = ARTICLE.read_text(encoding="utf-8")
     paras = [p for p in text.split("\n\n") if p and not p.startswith(("#", "|", "-"))]
     return [p[s:e] for p in paras for s, e in split_sentences(p)]
@@ -18,7 +19,7 @@ def _article_sentences() -> list[str]:
 def write_notes(folder: Path, n_files: int, n_paras: int, seed: int = 0, tag: str = "") -> list[Path]:
     """A synthetic corpus of unique ~300-450 character paragraphs (one chunk each) from the article's
     sentences, so chunking and embedding cost what they cost on the real corpus."""
-    sentences = _article_sentences()
+    sentences = article_sentences()
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
