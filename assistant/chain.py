@@ -113,7 +113,7 @@ class AnswerChain:
 
     def warm_up(self) -> None:
         """Load the embedder, the BM25 index and the model now, not on the first question."""
-        from assistant.attribution import warm_up
+        from assistant.syntax import warm_up
 
         self.retriever.refresh()
         self.retriever.embeddings.embed_query("warm up")

@@ -64,7 +64,7 @@ def is_instruction(text: str) -> bool:
     assistant that names the question's words would be shown as evidence. A source states; it does not
     instruct. (The model's own quotes are kept to the passages the grammar allows and are not filtered.)
     """
-    from assistant.attribution import parse
+    from assistant.syntax import parse
 
     for t in parse(text):
         if t.tag_ != "VB" or t.dep_ not in ("ROOT", "conj", "acl", "dep", "ccomp", "parataxis"):

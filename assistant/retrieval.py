@@ -345,7 +345,8 @@ class HybridRetriever:
 
     def attributor(self) -> Attributor:
         """The attribution checker for the current snapshot: the corpus's names, aliases and word rarity."""
-        from assistant.attribution import Attributor, aliases_from, named_terms
+        from assistant.attribution import Attributor
+        from assistant.terms import aliases_from, named_terms
 
         if self._bm25 is None:
             self.refresh()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.attribution import aliases_from, named_terms
+from assistant.terms import aliases_from, named_terms
 from assistant.verify import FALLBACK_LEAD, assemble, clauses, verify
 from tests.conftest import ARTICLE
 
