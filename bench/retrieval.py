@@ -48,7 +48,7 @@ def token_counter():
     try:
         from llama_cpp import Llama
 
-        from assistant.llm import model_path
+        from assistant.model_file import model_path
 
         vocab = Llama(str(model_path(Settings())), vocab_only=True, verbose=False)
         return lambda text: len(vocab.tokenize(text.encode(), add_bos=False)), "Qwen tokenizer"

@@ -159,7 +159,7 @@ def package_sha256(root: Path = ANSWER_PACKAGE) -> str:
 
 
 def fingerprints(settings: Settings) -> Fingerprints:
-    from assistant.llm import model_fingerprint
+    from assistant.model_file import model_fingerprint
     from assistant.prompts import load_prompt
 
     prompt = load_prompt(settings.answer.prompt)
@@ -304,7 +304,7 @@ class Scorer:
 
 
 def judge_name(options: RunOptions, settings: Settings) -> str:
-    from assistant.llm import model_fingerprint
+    from assistant.model_file import model_fingerprint
 
     if options.judge == "local":
         return f"local:{model_fingerprint(settings.updated(llm={'base_url': None}))[:16]}"

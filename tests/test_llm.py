@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.llm import DEFAULT_MODEL_FILE, DEFAULT_MODEL_SIZE, ModelError, model_path
+from assistant.model_file import DEFAULT_MODEL_FILE, DEFAULT_MODEL_SIZE, ModelError, model_path
 from assistant.settings import Settings
 
 

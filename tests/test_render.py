@@ -49,7 +49,7 @@ def test_export_is_markdown_with_each_question_and_its_sourced_answer() -> None:
 
 
 def test_conversation_and_history_skip_unanswered_and_strip_links() -> None:
-    from assistant.ui import conversation, history_turns
+    from assistant.chat_turns import conversation, history_turns
 
     md = chat_markdown(_answer())
     history = [{"role": "user", "content": "Which enzyme?"}, {"role": "assistant", "content": md},

@@ -1,8 +1,9 @@
 import numpy as np
 
+from assistant.bm25 import BM25Index
 from assistant.chunking import Chunk
 from assistant.condense import standalone_query
-from assistant.retrieval import BM25Index, HybridRetriever, neighbours
+from assistant.retrieval import HybridRetriever, neighbours
 
 
 def test_aromatase_passage_first_for_dense_search(retriever) -> None:

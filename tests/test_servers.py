@@ -153,7 +153,7 @@ def chroma_settings(chroma: Server) -> Settings:
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``python -m llama_cpp.server`` serving the default model with the in-process model's load parameters."""
-    from assistant.llm import model_path
+    from assistant.model_file import model_path
 
     s = Settings()
     port = free_port()
@@ -364,7 +364,7 @@ def _judge_verdicts(url: str) -> list[float]:
 @pytest.mark.llm
 def test_openai_judge_reads_log_probabilities_from_a_llama_cpp_server(tmp_path: Path) -> None:
     """``python -m eval run --judge openai``: a server that returns log-probabilities gives graded P(yes)."""
-    from assistant.llm import model_path
+    from assistant.model_file import model_path
 
     s = Settings()
     port = free_port()

@@ -260,7 +260,7 @@ def test_a_visitor_cannot_reach_the_maintainer_settings(server: str) -> None:
 
 
 def test_a_rated_answer_keeps_the_conversation_before_it() -> None:
-    from assistant.ui import ShownTurn, rated_turn
+    from assistant.chat_turns import ShownTurn, rated_turn
 
     history = [{"role": "user", "content": "What is hCG?"},
                {"role": "assistant", "content": [{"type": "text", "text": "It acts like LH.\n> [1] “q”"}]},
@@ -303,8 +303,8 @@ def test_kept_turns_give_the_chain_the_words_the_chat_showed() -> None:
     """A follow-up is asked with the same earlier answer whether it comes from the session's kept turn or, for a
     conversation reopened from the browser, from the chat's messages: the model's prompt, so its answers, do
     not depend on which."""
+    from assistant.chat_turns import ShownTurn, history_turns, message_turn
     from assistant.render import chat_markdown
-    from assistant.ui import ShownTurn, history_turns, message_turn
 
     for answer in _answers():
         kept = ShownTurn.of("Which enzyme?", answer)
@@ -328,13 +328,13 @@ def test_kept_turns_give_the_chain_the_words_the_chat_showed() -> None:
 def fake_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, retriever, ingested_settings: Settings):
     """A ChatApp whose chains answer with a scripted fake model (real retrieval): the page's flow, no LLM."""
     from assistant.chain import AnswerChain
-    from assistant.ui import ChatApp
+    from assistant.chat_app import ChatApp
     from tests.test_chain import QUOTE, FakeScriptedChatModel
 
     fake = FakeScriptedChatModel(seen=[], responses=[
         f'Anastrozole inhibits the aromatase enzyme [1].\nQuotes:\n[1] "{QUOTE}"', "Clomiphene [1].",
         "Clomiphene [1].", "Clomiphene [1]."])
-    monkeypatch.setattr("assistant.ui.build_chain", lambda s, r=None: AnswerChain(s, retriever, lambda: fake))
+    monkeypatch.setattr("assistant.chat_app.build_chain", lambda s, r=None: AnswerChain(s, retriever, lambda: fake))
     return ChatApp(ingested_settings.updated(ui={"feedback_db": tmp_path / "feedback.sqlite"})), fake
 
 
@@ -408,7 +408,7 @@ def test_a_maintainer_choice_of_top_k_gets_its_own_chain_on_the_shared_retriever
     ingested_settings: Settings, tmp_path: Path
 ) -> None:
     """The maintainer's prompt/passages controls: a new chain whose retriever shares the store and index."""
-    from assistant.ui import ChatApp
+    from assistant.chat_app import ChatApp
 
     app = ChatApp(ingested_settings.updated(ui={"feedback_db": tmp_path / "feedback.sqlite"}))
     other = app.chain(ingested_settings.answer.prompt, ingested_settings.retrieval.top_k + 2)
