@@ -252,8 +252,7 @@ def build_chain(settings: Settings, retriever: HybridRetriever | None = None) ->
 
             raise StoreError("the store is empty: run `python ingest.py` first")
         retriever = HybridRetriever(
-            store=store, embeddings=LocalEmbeddings.from_settings(settings),
-            settings=settings,
+            store=store, embeddings=LocalEmbeddings.from_settings(settings), settings=settings.retrieval,
         )
     return AnswerChain(settings, retriever, lambda: chat_model(settings))
 

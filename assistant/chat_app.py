@@ -154,7 +154,7 @@ class ChatApp:
             base = self._chains.get((self.settings.answer.prompt, self.settings.retrieval.top_k))
             retriever = None
             if base is not None:
-                retriever = base.retriever.with_settings(s)
+                retriever = base.retriever.with_settings(s.retrieval)
             self._chains[key] = build_chain(s, retriever)
         return self._chains[key]
 

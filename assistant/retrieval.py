@@ -45,7 +45,7 @@ from assistant.bm25 import BM25Index
 from assistant.chunking import Chunk
 from assistant.embeddings import LocalEmbeddings
 from assistant.lexicon import american_spelling, tokenize, word_forms
-from assistant.settings import Settings
+from assistant.settings import RetrievalSettings
 from assistant.store import Store
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ class HybridRetriever:
     retriever expensive to create, so variants share it (:meth:`with_settings`).
     """
 
-    def __init__(self, *, store: Store, embeddings: LocalEmbeddings, settings: Settings) -> None:
+    def __init__(self, *, store: Store, embeddings: LocalEmbeddings, settings: RetrievalSettings) -> None:
         self.store = store
         self.embeddings = embeddings
         self.settings = settings
@@ -117,7 +117,7 @@ class HybridRetriever:
         self._lock = threading.Lock()
         self._attributor: tuple | None = None
 
-    def with_settings(self, settings: Settings) -> HybridRetriever:
+    def with_settings(self, settings: RetrievalSettings) -> HybridRetriever:
         """This retriever with other settings (another ``top_k``, say), sharing the current snapshot.
 
         Why a shallow copy: a new retriever would rebuild the BM25 index and the
@@ -148,18 +148,18 @@ class HybridRetriever:
     def retrieve(self, query: str, k: int | None = None) -> list[Retrieved]:
         """The ``k`` (default ``top_k``) best passages, best first; fewer if ``max_score_gap`` drops some."""
         s = self.settings
-        if self._bm25 is None or time.monotonic() - self._checked >= s.retrieval.refresh_interval_s:
+        if self._bm25 is None or time.monotonic() - self._checked >= s.refresh_interval_s:
             self.refresh()  # a count query: ~13 ms at 100,000 chunks, so not on every question
-        k = k or s.retrieval.top_k
+        k = k or s.top_k
         with self._lock:  # one consistent snapshot, even if another thread refreshes meanwhile
             bm25, chunks, by_id, nbrs = self._bm25, self._chunks, self._by_id, self._neighbours
         assert bm25 is not None
-        dense = self._dense(self.embeddings.embed_query(query), min(s.retrieval.candidate_k, len(chunks)))
-        acc, sparse = bm25.search(query, s.retrieval.candidate_k)
+        dense = self._dense(self.embeddings.embed_query(query), min(s.candidate_k, len(chunks)))
+        acc, sparse = bm25.search(query, s.candidate_k)
         ranked = self._score_fusion(dense, acc, sparse, by_id, nbrs)
         best = ranked[:k]
-        if s.retrieval.max_score_gap is not None and best:
-            best = [t for t in best if best[0][0] - t[0] <= s.retrieval.max_score_gap]
+        if s.max_score_gap is not None and best:
+            best = [t for t in best if best[0][0] - t[0] <= s.max_score_gap]
         missing = [key for _, key, _ in best if isinstance(key, str)]
         extra = {c.id: c for c in self.store.get_chunks(missing)} if missing else {}
         out = []
@@ -187,7 +187,7 @@ class HybridRetriever:
         a single term that no chosen passage is about (names in its first
         sentence) gets the best passage that is. The remaining slots keep the overall order.
         """
-        k = k or self.settings.retrieval.top_k
+        k = k or self.settings.top_k
         ranked = self.retrieve(query, max(k, 2 * k))
         if not terms or k < 2:
             return ranked[:k]
@@ -198,7 +198,7 @@ class HybridRetriever:
             others = [w for _, w in terms if w != word]
             sub = re.sub("|".join(re.escape(w) for w in others), " ", query, flags=re.I) if others else query
             if len(terms) == 1:
-                pool = [r for r in self.retrieve(sub, self.settings.retrieval.candidate_k) if _names(r.chunk, word)]
+                pool = [r for r in self.retrieve(sub, self.settings.candidate_k) if _names(r.chunk, word)]
             else:
                 pool = self.retrieve(sub, 2 * k)
             pick = next((r for r in pool if all(r.chunk.id != c.chunk.id for c in chosen)), None)
@@ -235,7 +235,7 @@ class HybridRetriever:
     ) -> list[tuple[float, int | str, float | None]]:
         """(score, snapshot position or unknown id, cosine) of every candidate, best first."""
         s = self.settings
-        wd, wb, wn = s.retrieval.dense_weight, s.retrieval.bm25_weight, s.retrieval.neighbour_weight
+        wd, wb, wn = s.dense_weight, s.bm25_weight, s.neighbour_weight
         sims: dict[int, float] = {}
         unknown: dict[str, float] = {}  # dense hits added to the store after the last refresh
         for cid, sim in dense:

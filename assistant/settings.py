@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,6 +34,10 @@ def _default_cache_dir() -> Path:
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    def updated(self, **changes: Any) -> Self:
+        """A copy with some fields changed, validated again (``model_copy(update=...)`` does not validate)."""
+        return type(self).model_validate({**self.model_dump(), **changes})
 
 
 class StoreSettings(_Section):

@@ -95,7 +95,7 @@ def quality(settings: Settings, count_tokens) -> dict:
     cases = answerable_turns()
     store = Store(settings)
     emb = LocalEmbeddings.from_settings(settings)
-    retriever = HybridRetriever(store=store, embeddings=emb, settings=settings)
+    retriever = HybridRetriever(store=store, embeddings=emb, settings=settings.retrieval)
     att = retriever.attributor()
     queries = [standalone_query(c["question"], c["previous"], att.is_term) for c in cases]
     ours = [[r.chunk.prompt_text() for r in retriever.retrieve_covering(q, att.named_in(c["question"]),
@@ -160,7 +160,7 @@ def latency(sizes: list[int], runs: int, settings_base: Settings) -> list[dict]:
                                 "ref_keys": "", "header": "", "index": 0, "file_sha256": "", "n_chunks": 0}
                                for _ in range(m)],
                 )
-            retriever = HybridRetriever(store=store, embeddings=emb, settings=settings)
+            retriever = HybridRetriever(store=store, embeddings=emb, settings=settings.retrieval)
             t0 = time.perf_counter()
             retriever.refresh()
             build = time.perf_counter() - t0

@@ -32,8 +32,8 @@ def test_hybrid_scores_are_ordered_and_explained(retriever) -> None:
 
 def test_with_settings_shares_the_snapshot_and_leaves_the_original_alone(retriever) -> None:
     retriever.refresh()
-    wide = retriever.with_settings(retriever.settings.updated(retrieval={"top_k": 5}))
-    assert wide.settings.retrieval.top_k == 5 and retriever.settings.retrieval.top_k != 5
+    wide = retriever.with_settings(retriever.settings.updated(top_k=5))
+    assert wide.settings.top_k == 5 and retriever.settings.top_k != 5
     assert wide.snapshot()[0] is retriever.snapshot()[0]  # no second BM25 index
     assert [r.chunk.id for r in wide.retrieve("What is intratesticular testosterone?")][:3] == [
         r.chunk.id for r in retriever.retrieve("What is intratesticular testosterone?", k=3)]
@@ -45,7 +45,7 @@ def test_max_score_gap_drops_far_passages(retriever) -> None:
     gap = (full[0].score - full[-1].score) / 2
     cut = HybridRetriever(
         store=retriever.store, embeddings=retriever.embeddings,
-        settings=retriever.settings.updated(retrieval={"max_score_gap": gap}),
+        settings=retriever.settings.updated(max_score_gap=gap),
     ).retrieve(question, k=5)
     assert 1 <= len(cut) < len(full)
     assert [r.chunk.id for r in cut] == [r.chunk.id for r in full[: len(cut)]]
@@ -74,7 +74,6 @@ def test_neighbours_ignore_ambiguous_keys() -> None:
 
 
 def test_score_fusion_weighs_dense_bm25_and_neighbours(retriever) -> None:
-    s = retriever.settings
     # positions 0..3; 0 and 1 are adjacent, 3 is alone; 2 is a BM25-only candidate
     nbrs = np.array([[-1, 1], [0, -1], [-1, -1], [-1, -1]])
     acc = np.array([0.0, 0.0, 4.0, 2.0], dtype=np.float32)
@@ -82,13 +81,13 @@ def test_score_fusion_weighs_dense_bm25_and_neighbours(retriever) -> None:
     ranked = retriever._score_fusion(dense, acc, [(2, 4.0), (3, 2.0)], {"c0": 0, "c1": 1, "c2": 2, "c3": 3}, nbrs)
     got = {key: (score, sim) for score, key, sim in ranked}
     floor = 0.6
-    r = s.retrieval
+    r = retriever.settings
     base = {0: r.dense_weight * 0.7, 1: r.dense_weight * 0.6, 2: r.dense_weight * floor + r.bm25_weight,
             3: r.dense_weight * 0.7 + r.bm25_weight * 0.5}
     assert got[2][1] is None  # no cosine for a BM25-only candidate: it gets the dense floor
-    assert np.isclose(got[0][0], base[0] + s.retrieval.neighbour_weight * base[1])
-    assert np.isclose(got[1][0], base[1] + s.retrieval.neighbour_weight * base[0])
-    assert np.isclose(got[3][0], base[3] + s.retrieval.neighbour_weight * s.retrieval.dense_weight * floor)
+    assert np.isclose(got[0][0], base[0] + r.neighbour_weight * base[1])
+    assert np.isclose(got[1][0], base[1] + r.neighbour_weight * base[0])
+    assert np.isclose(got[3][0], base[3] + r.neighbour_weight * r.dense_weight * floor)
     assert [key for _, key, _ in ranked] == sorted(got, key=lambda k: -got[k][0])
 
 
@@ -158,7 +157,7 @@ def test_store_changes_are_checked_at_most_every_refresh_interval(retriever, mon
     monkeypatch.setattr(HybridRetriever, "refresh", spy)
 
     def make(interval: float) -> HybridRetriever:
-        settings = retriever.settings.updated(retrieval={"refresh_interval_s": interval})
+        settings = retriever.settings.updated(refresh_interval_s=interval)
         return HybridRetriever(store=retriever.store, embeddings=retriever.embeddings, settings=settings)
 
     lazy = make(3600)

@@ -202,7 +202,7 @@ def test_chroma_server_ingest_and_retrieval_match_the_embedded_store(
     again = ingest([CORPUS], chroma_settings, progress=False)  # the manifest lives in the server too
     assert again.unchanged == ["anastrozole-male-fertility.md"] and again.embedded == 0, again.summary()
 
-    remote = HybridRetriever(store=remote_store, embeddings=LocalEmbeddings(), settings=chroma_settings)
+    remote = HybridRetriever(store=remote_store, embeddings=LocalEmbeddings(), settings=chroma_settings.retrieval)
     for question in RETRIEVAL_QUESTIONS:
         local_hits = _retrieved(question, retriever)
         remote_hits = _retrieved(question, remote)
@@ -252,7 +252,7 @@ def test_chroma_server_stopping_mid_session_is_a_clear_error(tmp_path: Path, ret
     server = start_chroma(tmp_path / "data", tmp_path / "chroma.log")
     try:
         settings = ingest_into(server, chroma_timeout_s=2.0)
-        remote = HybridRetriever(store=Store(settings), embeddings=LocalEmbeddings(), settings=settings)
+        remote = HybridRetriever(store=Store(settings), embeddings=LocalEmbeddings(), settings=settings.retrieval)
         chain = AnswerChain(settings, remote, no_llm)  # retrieval fails before any model call
         expected = [r.chunk.id for r in retriever.retrieve(QUESTION)]
         assert [r.chunk.id for r in chain.retriever.retrieve(QUESTION)] == expected

@@ -413,9 +413,9 @@ def test_a_maintainer_choice_of_top_k_gets_its_own_chain_on_the_shared_retriever
     app = ChatApp(ingested_settings.updated(ui={"feedback_db": tmp_path / "feedback.sqlite"}))
     other = app.chain(ingested_settings.answer.prompt, ingested_settings.retrieval.top_k + 2)
     assert other is not app.base and other.settings.retrieval.top_k == ingested_settings.retrieval.top_k + 2
-    assert other.retriever.settings.retrieval.top_k == ingested_settings.retrieval.top_k + 2
+    assert other.retriever.settings.top_k == ingested_settings.retrieval.top_k + 2
     # the visitors' chain is untouched
-    assert app.base.retriever.settings.retrieval.top_k == ingested_settings.retrieval.top_k
+    assert app.base.retriever.settings.top_k == ingested_settings.retrieval.top_k
     assert other.retriever.store is app.base.retriever.store
     assert len(other.retriever.retrieve("How does anastrozole work?")) == ingested_settings.retrieval.top_k + 2
     assert app.chain(ingested_settings.answer.prompt, ingested_settings.retrieval.top_k + 2) is other
