@@ -134,7 +134,7 @@ class AnswerChain:
         best = max((r.dense for r in retrieved if r.dense is not None), default=0.0)
         refusal = ""
         if best < self.settings.retrieval.min_relevance:
-            refusal = (f"out of scope: best similarity {best:.3f} below min_relevance "
+            refusal = (f"out of scope: best similarity {best:.3f} below retrieval.min_relevance "
                        f"{self.settings.retrieval.min_relevance:g}")
             retrieved = []
         advice = self.advice.probability(question)
@@ -211,7 +211,7 @@ class AnswerChain:
     def _generate(self, inputs: Iterator[Prepared]) -> Iterator[str | Answer]:
         for p in inputs:
             if not p.retrieved:
-                yield finish(p, self.prompt.refusal, self.prompt, self.refs, None)
+                yield self.finish(p, self.prompt.refusal)
                 continue
             llm = self.llm
             parts: list[str] = []
@@ -228,8 +228,17 @@ class AnswerChain:
             raw = "".join(parts)
             if p.numbers:  # corpus mode: the model cites passages by their number in the corpus
                 raw = renumber(raw, {g: i for i, g in enumerate(p.numbers, 1)})
-            yield finish(p, raw, self.prompt, self.refs, first, self.retriever.knows,
-                         self.retriever.is_rare_word, self.retriever.attributor(), self._evidence(p))
+            yield self.finish(p, raw, first)
+
+    def finish(self, p: Prepared, raw: str, first_token: float | None = None) -> Answer:
+        """The stages after generation (:func:`assistant.finish.finish`) on a draft ``raw`` for ``p``.
+
+        Public so ``python -m eval replay`` can run today's checks on drafts a model wrote earlier.
+        """
+        if not p.retrieved:
+            return finish(p, self.prompt.refusal, self.prompt, self.refs, None)
+        return finish(p, raw, self.prompt, self.refs, first_token, self.retriever.knows,
+                      self.retriever.is_rare_word, self.retriever.attributor(), self._evidence(p))
 
     def _evidence(self, p: Prepared) -> Callable[[list[str]], list[Unit]]:
         def units(quotes: list[str]) -> list[Unit]:

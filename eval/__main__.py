@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not argv or argv[0] in ("-h", "--help"):
         print("usage: python -m eval run [options] | python -m eval compare RUN_A RUN_B [--fail-on-regression T]"
-              " | python -m eval advice [--train] | python -m eval feedback export --out FILE")
+              " | python -m eval replay RUN [--show] | python -m eval advice [--train]"
+              " | python -m eval feedback export --out FILE")
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
     if command == "run":
@@ -88,7 +89,11 @@ def main(argv: list[str] | None = None) -> int:
         from eval.compare import main as compare_main
 
         return compare_main(rest)
-    print(f"unknown command {command!r}: use run, compare, advice or feedback", file=sys.stderr)
+    if command == "replay":
+        from eval.replay import main as replay_main
+
+        return replay_main(rest)
+    print(f"unknown command {command!r}: use run, compare, replay, advice or feedback", file=sys.stderr)
     return 2
 
 

@@ -155,3 +155,23 @@ def test_eval_answers_from_its_own_store(tmp_path, ingested_settings) -> None:
     """Never the user's data/chroma nor a Chroma server."""
     answerer = run_mod.Answerer(ingested_settings.updated(store={"chroma_host": "10.0.0.1"}), tmp_path / "store")
     assert answerer.settings.store.dir == tmp_path / "store" and answerer.settings.store.chroma_host is None
+
+
+@pytest.mark.llm
+def test_replay_runs_todays_checks_on_a_runs_drafts(tmp_path, ingested_settings: Settings) -> None:
+    """A real run's drafts replayed through the current code score as the run did; a draft changed in the run
+    folder is checked afresh (so the replay really re-runs the stages after generation, not the scores)."""
+    from eval.replay import replay
+
+    data = _subset(DATASETS / "dev.jsonl", ["mech-03"], tmp_path / "q.jsonl")
+    run_dir = run(RunOptions(dataset=data, out=tmp_path / "runs", metrics=[], judge_check=None,
+                             cache_dir=tmp_path / "cache", name="real"), ingested_settings)
+    chain = run_mod.Answerer(ingested_settings, tmp_path / "cache" / "store").chain
+    [same] = replay(run_dir, data, chain)
+    row = load_run(run_dir).cases[0]
+    before = {k: v for k, v in same["before"].items() if k != "latency_s"}
+    assert same["same_passages"] and same["after"] == before and same["answer"] == row["answer"]
+    row["raw"] = "Quotes:\nAnswer: The sources do not cover this question."
+    (run_dir / "cases.jsonl").write_text(json.dumps(row) + "\n", encoding="utf-8")
+    [refused] = replay(run_dir, data, chain)
+    assert refused["after"]["false_refusal"] == 1.0 and refused["after"]["answer_correct"] == 0.0
