@@ -96,8 +96,8 @@ class Attributor(Reader):
             own, _ = self._share(words, mentions.get(agent, set()))
             best: tuple[float, str, tuple[str, ...]] | None = None
             for other, have in facts.items():
-                if other in named or not self.is_named(other):
-                    continue  # a comparison's other side, an object of the claim, or no named agent
+                if other in named or not self.is_named(other) or frozenset((agent, other)) in self.kin:
+                    continue  # a comparison's other side, an object of the claim, no named agent, or kin
                 alt, hit = self._share(words, have)
                 if best is None or alt > best[0]:
                     best = (alt, other, hit)

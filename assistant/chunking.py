@@ -20,7 +20,8 @@ _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 # A sentence ends at . ! ? (plus closing quotes/brackets) before whitespace and
 # an uppercase letter, digit or opening quote.
-_SENT_END = re.compile(r"(?<=[.!?])[”\"’')\]]*\s+(?=[A-Z0-9“\"(‘])")
+# a sentence starts with a capital, a digit, a quote, or a name written lower-case first ("hCG", "rFSH", "mRNA")
+_SENT_END = re.compile(r"(?<=[.!?])[”\"’')\]]*\s+(?=[A-Z0-9“\"(‘]|[a-z]{1,2}[A-Z])")
 _NO_SPLIT_BEFORE = re.compile(r"(?:\b[A-Z]|\bal|\be\.g|\bi\.e|\bvs|\bDr|\bFig|\bvol|\bno|\bpp|\bSt)\.$")
 
 

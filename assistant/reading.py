@@ -10,7 +10,7 @@ nobody. :mod:`assistant.attribution` compares a claim's reading with its evidenc
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -30,6 +30,8 @@ _REFERRING = {"it", "its", "they", "them", "their", "this", "these", "that", "th
 _CONTENT = {"NOUN", "PROPN", "VERB", "ADJ", "ADV", "NUM"}
 # verbs that carry no content of their own ("works by binding", "acts as", "involves blocking")
 _LIGHT = {"be", "have", "do", "work", "act", "involve", "make", "also", "often", "thereby", "such", "other"}
+# the words of "X is a Y", "Ys like / such as / including X", "as another Y", "X, a Y" (see Reader.kinds)
+_KIND_CUE = re.compile(r"\b(?:is|are|was|were|like|such as|including|as)\b|,\s+(?:an?|another)\s", re.I)
 
 
 @dataclass
@@ -53,7 +55,8 @@ class Reader:
 
     ``technical(word)`` says whether a lower-case word is a technical term;
     ``aliases`` maps a term to its canonical name (hCG -> chorionic, Clomid ->
-    clomiphene), see :func:`aliases_from`; ``idf(word)`` weighs words by rarity.
+    clomiphene), see :func:`aliases_from`; ``idf(word)`` weighs words by rarity;
+    ``kin`` pairs a class with its members (:meth:`kinds`, :func:`assistant.terms.kin_by_name`).
     """
 
     def __init__(
@@ -62,11 +65,15 @@ class Reader:
         aliases: Mapping[str, str] | None = None,
         idf: Callable[[str], float] | None = None,
         named: Callable[[str], bool] | None = None,
+        kin: Iterable[frozenset[str]] = (),
     ) -> None:
         self._technical = lru_cache(maxsize=8192)(technical)
         self.aliases = dict(aliases or {})
         self.idf = idf or (lambda _w: 1.0)
         self._named = named or (lambda _w: True)
+        self.kin = set(kin)  # pairs of names one of which is a kind of the other (see kinds())
+        # text -> its pairs; a rebuilt reader with the same aliases may take over the last one's
+        self.kin_cache: dict[str, frozenset[frozenset[str]]] = {}
         self._long_forms: re.Pattern[str] | None = None
 
     def named_in(self, text: str) -> list[tuple[str, str]]:
@@ -205,15 +212,18 @@ class Reader:
         for k, para in enumerate(p for p in re.split(r"\n\s*\n", text) if p.strip()):
             self._read_paragraph(para, previous if k == 0 else None, reading)
 
-    def _read_paragraph(self, text: str, previous: str | None, reading: Reading) -> None:
-        doc = parse(text)
-        last = previous
-        label = re.match(r"\s*[-*]?\s*([^∞:]{2,60}?)\s*[∞:]\s", text)  # "Clomiphene Citrate (Clomid) ∞ This ..."
+    def _label(self, text: str) -> str | None:
+        """A list item's label term ("Clomiphene Citrate (Clomid) ∞ This ..."): what its "this" means."""
+        label = re.match(r"\s*[-*]?\s*([^∞:]{2,60}?)\s*[∞:]\s", text)
         if label:
             for word in label.group(1).replace("(", " ").replace(")", " ").split():
                 if self.is_term(word):
-                    last = self.canonical(word)
-                    break
+                    return self.canonical(word)
+        return None
+
+    def _read_paragraph(self, text: str, previous: str | None, reading: Reading) -> None:
+        doc = parse(text)
+        last = self._label(text) or previous
         words = self._words(doc)
         for sent in doc.sents:
             agents: dict[int, str | None] = {}
@@ -240,3 +250,53 @@ class Reader:
                 last = self._key(root_subject[0], last)  # "it" in the next sentence: the main subject
             elif named:
                 last = named[-1]
+
+    def kinds(self, texts: Iterable[str]) -> set[frozenset[str]]:
+        """Pairs of names the texts say are one a kind of the other: "This medication [Clomiphene] is a SERM",
+        "SERMs like Tamoxifen and Clomid", "As another SERM, Tamoxifen ...", "Anastrozole, an aromatase
+        inhibitor, ...".
+
+        Why: a claim about the class ("SERMs block estrogen feedback") is not misattributed when the sources
+        say it of a member (Clomiphene), nor the other way round. Not transitive: two members of one class
+        (Clomiphene and Tamoxifen) stay two agents.
+        """
+        pairs: set[frozenset[str]] = set()
+        for text in texts:
+            pairs |= self._kinds_of(text)
+        return pairs
+
+    def _kinds_of(self, text: str) -> frozenset[frozenset[str]]:
+        """One text's pairs, remembered: a store that changes is read again only for its new texts, and only
+        paragraphs with a word that can say "a kind of" are parsed."""
+        cached = self.kin_cache.get(text)
+        if cached is not None:
+            return cached
+        pairs: set[frozenset[str]] = set()
+        prose, _ = split_table(self._abbreviate(text))
+        for para in (p for p in re.split(r"\n\s*\n", prose) if _KIND_CUE.search(p)):
+            label = self._label(para)
+            for t in parse(para):
+                if t.pos_ not in ("NOUN", "PROPN"):
+                    continue
+                kind = self._key(t, label)
+                for member in self._members(t, label):
+                    if kind and member and kind != member:
+                        pairs.add(frozenset((kind, member)))
+        self.kin_cache[text] = out = frozenset(pairs)
+        return out
+
+    def _members(self, t, label: str | None) -> Iterable[str | None]:
+        """The names ``t`` is said to be the kind of: "X is a t", "X, a t", "ts like/such as/including X",
+        "As (another) t, X ..."."""
+        if t.dep_ == "attr" and t.head.lemma_ == "be":
+            yield from (self._key(s, label) for s in t.head.children if s.dep_ in SUBJECT)
+        if t.dep_ == "appos":
+            yield self._key(t.head, label)
+        for prep in (c for c in t.children if c.dep_ == "prep"):
+            named = prep.lower_ in ("like", "including") or (
+                prep.lower_ == "as" and any(c.lower_ == "such" for c in prep.children))
+            if named:
+                for obj in (c for c in prep.children if c.dep_ == "pobj"):
+                    yield from (self._key(o, label) for o in (obj, *obj.conjuncts))
+        if t.dep_ == "pobj" and t.head.lower_ == "as" and t.head.head.pos_ in ("VERB", "AUX"):
+            yield from (self._key(s, label) for s in t.head.head.children if s.dep_ in SUBJECT)

@@ -273,7 +273,7 @@ class HybridRetriever:
     def attributor(self) -> Attributor:
         """The attribution checker for the current snapshot: the corpus's names, aliases and word rarity."""
         from assistant.attribution import Attributor
-        from assistant.terms import aliases_from, named_terms
+        from assistant.terms import aliases_from, kin_by_name, named_terms
 
         if self._bm25 is None:
             self.refresh()
@@ -285,6 +285,10 @@ class HybridRetriever:
                 named = named_terms(texts)
                 checker = Attributor(self.is_rare_word, aliases, idf=bm25.rarity,
                                      named=lambda w: w in named or any(k in named for k in w.split("-")))
+                last = self._attributor[1] if self._attributor else None
+                if last is not None and last.aliases == checker.aliases:
+                    checker.kin_cache = last.kin_cache  # only new texts are parsed
+                checker.kin = checker.kinds(texts) | kin_by_name(aliases)
                 self._attributor = (bm25, checker)
             return self._attributor[1]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 ACRONYM = re.compile(r"^[a-z]?[A-Z][A-Za-z0-9]*[A-Z][A-Za-z0-9]*$|^[A-Z]{2,}[0-9]*$")
 DEFINITION = re.compile(
@@ -92,3 +92,14 @@ def _abbreviates(short: str, long_words: Sequence[str]) -> bool:
             return False
         i, j = i - 1, j - 1
     return bool(letters)
+
+
+def kin_by_name(aliases: Mapping[str, str]) -> set[frozenset[str]]:
+    """Pairs of names whose long forms say one is a kind of the other: "recombinant follicle-stimulating
+    hormone" (rFSH) ends with "follicle-stimulating hormone" (FSH), a modifier before the same name."""
+    longs: dict[str, set[str]] = {}
+    for long, name in aliases.items():
+        longs.setdefault(name, set()).add(long)
+    return {frozenset((a, b)) for a, forms in longs.items() for b, others in longs.items()
+            if a != b and any(f.endswith(" " + o) for f in forms for o in others)}
+

@@ -147,14 +147,22 @@ ECHO_REASON = ("restates the yes/no question instead of answering from the sourc
                "sentence form, no better than chance (like a bare yes/no); the quotes say what the sources say")
 
 
-_POLAR = re.compile(r"^(?:is|are|was|were|do|does|did|can|could|should|will|would|has|have|had|may|might|must|shall)\b",
-                    re.I)
+_AUX = r"(?:is|are|was|were|do|does|did|can|could|should|will|would|has|have|had|may|might|must|shall)\b"
+_POLAR = re.compile(rf"^{_AUX}", re.I)
+# "how common", "how safe", "how often": a degree the answer can only assert or deny, like a yes or no
+_DEGREE = re.compile(rf"^how\s+(?!{_AUX}|to\b)[a-z]+\b", re.I)
+# the parts of a coordinated question: "What kind of drug is it, and is it approved for men?"
+_PART = re.compile(rf",?\s+(?:and|but)\s+(?={_AUX})|,\s+(?=how\b)", re.I)
 
 
 def is_polar(question: str) -> bool:
-    """A yes/no question: its last sentence opens with an auxiliary verb and offers no "or" choice."""
+    """A question the answer can only assert or deny: one of its last sentence's coordinated parts opens with
+    an auxiliary verb ("..., and is it approved for men?") or asks "how" of a degree ("How common are ...?",
+    "Since ..., how much does it cut ...?"), and offers no "or" choice."""
     last = re.split(r"(?<=[.?!:])\s+", question.strip())[-1] if question.strip() else ""
-    return bool(_POLAR.match(last)) and not re.search(r"\bor\b", last, re.I)
+    if re.search(r"\bor\b", last, re.I):
+        return False
+    return any(_POLAR.match(part) or _DEGREE.match(part) for part in _PART.split(last))
 
 
 def echoes(claim: str, question: str, resolved: str = "") -> bool:
@@ -167,14 +175,24 @@ def echoes(claim: str, question: str, resolved: str = "") -> bool:
     with a polarity the model picks at chance. Measured on the dev split's stored
     answers: 10 such clauses in yes/no answers (threshold 0.75 of content
     stems), about half of them wrong, no correct answer turns wrong; the quotes
-    that follow still say what the sources say. Only yes/no questions: the
+    that follow still say what the sources say. Only questions an answer can
+    only assert or deny (:func:`is_polar`: yes/no parts, "how common"): the
     answer to "which drugs are combined?" restates the question too, but the
     few words it adds (the drugs) are the answer.
     """
-    words = set(tokenize(claim))
-    if not is_polar(question) or len(words) < MIN_CLAIM_WORDS:
+    if not is_polar(question):
         return False
-    return len(words & set(tokenize(f"{question} {resolved}"))) / len(words) >= ECHO_SHARE
+    asked = set(tokenize(f"{question} {resolved}"))
+    # the clause, or its head before a comma or a "by"/"because" phrase: "Its side effects are common, with
+    # changes in lipid profiles ..." asserts the verdict first and lists the quote's words after it
+    for part in dict.fromkeys((claim, _HEAD.split(claim, 1)[0])):
+        words = set(tokenize(part))
+        if len(words) >= MIN_CLAIM_WORDS and len(words & asked) / len(words) >= ECHO_SHARE:
+            return True
+    return False
+
+
+_HEAD = re.compile(r",\s+|\s+(?:by|because|through|since|as|which|so that|thereby)\s+", re.I)
 
 
 def _check_claim(claim, sentence, passages, attributor, evidence, previous, model_check, asked=("", "")) -> ClaimCheck:

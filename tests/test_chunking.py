@@ -102,3 +102,12 @@ def test_sentence_splitter_keeps_abbreviations() -> None:
     assert [text[s:e] for s, e in spans] == [
         "Shiraishi, K. et al. found this.", "It was in vol. 26 of the journal.", "Then a third one.",
     ]
+
+
+def test_a_sentence_may_start_with_a_name_written_lower_case_first() -> None:
+    """"hCG ..." or "rFSH ..." after a full stop starts a sentence (an answer's second claim is checked on
+    its own); a lower-case word after an abbreviation does not."""
+    text = "hCG acts like LH. hMG contains both FSH and LH activity. rFSH is added, e.g. when needed."
+    assert [text[s:e] for s, e in split_sentences(text)] == [
+        "hCG acts like LH.", "hMG contains both FSH and LH activity.", "rFSH is added, e.g. when needed.",
+    ]

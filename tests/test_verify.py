@@ -140,6 +140,13 @@ def test_a_clause_that_only_restates_a_yes_no_question_is_removed() -> None:
     # a choice question ("A or B?") is not a yes/no question
     assert not is_polar("Is anastrozole an aromatase inhibitor or a SERM?")
     assert is_polar("Quick one: does rFSH raise intratesticular testosterone?")
+    # a yes/no part of a coordinated question, and a question of degree, are answered by assert or deny too
+    both = "What kind of drug is clomiphene, and is it approved for use in women?"
+    assert is_polar(both) and echoes("Clomiphene is a drug, and it is approved for use in women", both)
+    assert not echoes("Clomiphene is a selective estrogen receptor modulator", both)
+    degree = "How rare are gynecomastia and acne on tamoxifen?"
+    assert is_polar(degree) and echoes("Gynecomastia and acne on tamoxifen are rare", degree)
+    assert not is_polar("How does tamoxifen raise LH?") and not is_polar("How to stop tamoxifen?")
     # a follow-up's "it" is what it follows: the restatement is recognised through the resolved question
     follow = "Is it approved for men?"
     resolved = "How does anastrozole differ from clomiphene? Is it approved for men?"
@@ -150,3 +157,18 @@ def test_a_clause_that_only_restates_a_yes_no_question_is_removed() -> None:
     kept = verify("Anastrozole can improve sperm count even in men without elevated estrogen levels.", [passage],
                   question="Can anastrozole improve sperm count even in men without elevated estrogen levels?")
     assert [c.how for c in kept.checks] == ["verbatim"] and kept.prose
+
+
+def test_class_and_member_are_one_agent_but_two_members_are_not(retriever) -> None:
+    """The corpus says Clomiphene "is a SERM", "SERMs like Tamoxifen and Clomid", "recombinant FSH (rFSH)": a
+    claim about the class is not misattributed when the sources say it of a member, while the headline swap
+    between two drugs of different classes is still caught (test above) and two members stay apart."""
+    att = retriever.attributor()
+    assert {frozenset(("clomiphene", "serm")), frozenset(("serm", "tamoxifen")), frozenset(("fsh", "rfsh"))} <= att.kin
+    assert frozenset(("clomiphene", "tamoxifen")) not in att.kin
+    assert frozenset(("anastrozole", "clomiphene")) not in att.kin
+    question = "What are post-TRT fertility protocols ultimately trying to achieve?"
+    passages = _passages(retriever, question)
+    claim = ("A SERM in the hypothalamus/pituitary helps to increase LH, FSH, and testosterone by blocking "
+             "estrogen feedback.")
+    assert not verify(claim, passages, att, att.first_named(question)).removed
