@@ -55,7 +55,7 @@ def _fmt(x: Any, metric: str = "") -> str:
     v = _num(x)
     if math.isnan(v):
         return "–"
-    return f"{v:.2f} s" if metric in LOWER_IS_BETTER else f"{v:.3f}"
+    return f"{v:.2f} s" if metric.endswith("_s") else f"{v:.3f}"  # seconds, or a rate
 
 
 def _pct(x: Any) -> str:

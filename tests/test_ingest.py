@@ -141,3 +141,28 @@ def test_store_that_cannot_be_opened(tmp_path: Path, corpus_copy: Path) -> None:
 def test_missing_store_for_queries(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match=r"run `python ingest\.py` first"):
         Store(Settings(store={"dir": tmp_path / "absent"}))
+
+
+def test_each_file_gets_its_own_vectors_when_embedded_ahead(tmp_path: Path) -> None:
+    """New files are embedded one ahead of the store's writes: every stored vector must still be its own
+    chunk's (a mix-up between files would pass every count check and wreck retrieval)."""
+    import numpy as np
+
+    from assistant.embeddings import LocalEmbeddings
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    topics = ["Leydig cells make testosterone.", "Sertoli cells nourish sperm.", "Aromatase makes estradiol.",
+              "The pituitary releases LH and FSH.", "Clomiphene blocks estrogen receptors."]
+    for i, topic in enumerate(topics):
+        paragraphs = [f"{topic} Paragraph {j} of file {i} says so again in other words." for j in range(i + 1)]
+        (corpus / f"doc{i}.md").write_text(f"# File {i}\n\n" + "\n\n".join(paragraphs) + "\n", encoding="utf-8")
+    settings = Settings(store={"dir": tmp_path / "store", "corpus_dir": corpus})
+    report = ingest([corpus], settings, progress=False)
+    assert report.added == [f"doc{i}.md" for i in range(len(topics))] and not report.failed
+    store = Store(settings)
+    got = store.collection.get(include=["embeddings", "metadatas"])
+    chunks = {c.id: c for c in store.all_chunks()}
+    expected = np.array(LocalEmbeddings.from_settings(settings).embed([chunks[i].embed_text() for i in got["ids"]]))
+    assert np.allclose(np.array(got["embeddings"]), expected, atol=1e-5)
+    assert {m["source"] for m in got["metadatas"]} == {f"doc{i}.md" for i in range(len(topics))}
