@@ -177,10 +177,11 @@ class AnswerSettings(_Section):
         "1000 cut the first token by 1.2 s but lost answer-bearing sentences (see README Figures).",
     )
     related_quotes: int = Field(
-        2, ge=0,
+        3, ge=0,
         description="Sentences or table cells of the retrieved passages, most similar to the question and not "
         "already quoted by the model, shown with its quotes (verbatim, marked as chosen by retrieval); 0 shows "
-        "only the model's. Dev split: answer correctness 0.651 (0) -> 0.733 (1) -> 0.767 (2).",
+        "only the model's. Dev split drafts replayed: answer_correct 0.798 (2) -> 0.820 (3) -> 0.831 (4), "
+        "each adding ~130 characters to the median answer.",
     )
 
 
