@@ -328,6 +328,7 @@ def run(options: RunOptions, settings: Settings) -> Path:
     judge = judge_name(options, settings)
     cache = Cache(options.cache_dir, enabled=options.use_cache)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    commit = git_commit()  # at the start: the tree may change while a 25-minute run answers
     run_dir = Path(options.out) / (options.name or f"{stamp}-{fp.prompt}")
     run_dir.mkdir(parents=True, exist_ok=True)
 
@@ -395,7 +396,7 @@ def run(options: RunOptions, settings: Settings) -> Path:
     scoring_s = time.perf_counter() - t0
 
     meta = {
-        "id": run_dir.name, "started": stamp, "git_commit": git_commit(), "prompt": fp.prompt,
+        "id": run_dir.name, "started": stamp, "git_commit": commit, "prompt": fp.prompt,
         "prompt_sha256": fp.prompt_sha256, "model_sha256": fp.model_sha256, "corpus_sha256": fp.corpus_sha256,
         "judge": judge, "metrics": list(options.metrics), "dataset": str(options.dataset),
         "n_cases": len(cases), "n_turns_scored": len(rows), "settings": fp.settings,
