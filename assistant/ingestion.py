@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -149,13 +148,9 @@ def _ingest(paths: Sequence[Path], settings: Settings, *, reset: bool, prune: bo
     if todo:
         embedder = LocalEmbeddings.from_settings(settings)
         total = sum(len(c) for _, _, c, _ in todo)
-        # a new file's chunks are all embedded: start on the next new file while this one is written to the
-        # store (Chroma's upsert is ~20% of an ingest and mostly leaves a core idle)
-        ahead = ThreadPoolExecutor(1, thread_name_prefix="embed-ahead")
-        early: dict[int, Future[list[list[float]]]] = {}
         with tqdm(total=total, desc="embedding", unit="chunk", disable=not progress, leave=False) as bar:
 
-            def vectors(texts: list[str]) -> list[list[float]]:
+            def embed(texts: list[str]) -> list[list[float]]:
                 out: list[list[float]] = []
                 step = settings.embedding.batch_size
                 for i in range(0, len(texts), step):
@@ -163,36 +158,18 @@ def _ingest(paths: Sequence[Path], settings: Settings, *, reset: bool, prune: bo
                     bar.update(len(texts[i : i + step]))
                 return out
 
-            def start(k: int) -> None:
-                if k < len(todo) and not todo[k][3]:
-                    early[k] = ahead.submit(vectors, [c.embed_text() for c in todo[k][2]])
-
-            start(0)
-            for k, (source, sha, chunks, existed) in enumerate(todo):
-                start(k + 1)
-                started = early.pop(k, None)
-
-                def embed(texts: list[str], started: Future | None = started) -> list[list[float]]:
-                    if started is not None:
-                        done = started.result()
-                        if len(done) == len(texts):  # a new file: its new chunks are all its chunks
-                            return done
-                    return vectors(texts)
-
+            for source, sha, chunks, existed in todo:
                 try:
                     report.embedded += store.replace_file(source, chunks, sha, embed)
                 except StoreError:
-                    ahead.shutdown(cancel_futures=True)
                     raise
                 except Exception as exc:  # chromadb raises its own types for a full disk, a read-only file...
                     # files finished before this one are complete in the store; this one is redone next time
-                    ahead.shutdown(cancel_futures=True)
                     raise StoreError(
                         f"writing {source} to the store at {store.where} failed ({type(exc).__name__}: {exc}); "
                         "the files stored before it are complete: run the ingest again to finish"
                     ) from None
                 (report.updated if existed else report.added).append(source)
-        ahead.shutdown()
 
     if prune:
         for source in sorted(manifest):

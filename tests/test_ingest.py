@@ -143,9 +143,9 @@ def test_missing_store_for_queries(tmp_path: Path) -> None:
         Store(Settings(store={"dir": tmp_path / "absent"}))
 
 
-def test_each_file_gets_its_own_vectors_when_embedded_ahead(tmp_path: Path) -> None:
-    """New files are embedded one ahead of the store's writes: every stored vector must still be its own
-    chunk's (a mix-up between files would pass every count check and wreck retrieval)."""
+def test_each_file_gets_its_own_vectors(tmp_path: Path) -> None:
+    """Every stored vector is its own chunk's, across several new files (a mix-up between files or batches
+    would pass every count check and wreck retrieval)."""
     import numpy as np
 
     from assistant.embeddings import LocalEmbeddings
