@@ -278,12 +278,23 @@ class Reader:
             for t in parse(para):
                 if t.pos_ not in ("NOUN", "PROPN"):
                     continue
-                kind = self._key(t, label)
+                kind = self._kind(t)
                 for member in self._members(t, label):
                     if kind and member and kind != member:
                         pairs.add(frozenset((kind, member)))
         self.kin_cache[text] = out = frozenset(pairs)
         return out
+
+    def _kind(self, t) -> str | None:
+        """The name of the class a noun names: a term ("SERM"), or a phrase the corpus defines ("aromatase
+        inhibitor" ~ "Aromatase Inhibitors (AIs)"); not the first technical word of a phrase ("aromatase" in
+        "aromatase inhibitor"), which would make the drug a kind of the enzyme it blocks."""
+        mods = [c for c in t.children if c.dep_ in ("compound", "amod") and c.i < t.i]
+        name = phrase(" ".join(x.text for x in t.doc[min([t.i, *(m.i for m in mods)]) : t.i + 1]))
+        for form in (name, name + "s", name.rstrip("s")):
+            if form in self.aliases:
+                return self.aliases[form]
+        return self.canonical(t.text) if self._token_term(t) else None
 
     def _members(self, t, label: str | None) -> Iterable[str | None]:
         """The names ``t`` is said to be the kind of: "X is a t", "X, a t", "ts like/such as/including X",

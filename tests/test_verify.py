@@ -167,6 +167,8 @@ def test_class_and_member_are_one_agent_but_two_members_are_not(retriever) -> No
     assert {frozenset(("clomiphene", "serm")), frozenset(("serm", "tamoxifen")), frozenset(("fsh", "rfsh"))} <= att.kin
     assert frozenset(("clomiphene", "tamoxifen")) not in att.kin
     assert frozenset(("anastrozole", "clomiphene")) not in att.kin
+    # "Anastrozole, as an aromatase inhibitor": a kind of aromatase inhibitor, not of the enzyme it blocks
+    assert frozenset(("anastrozole", "aromatase")) not in att.kin
     question = "What are post-TRT fertility protocols ultimately trying to achieve?"
     passages = _passages(retriever, question)
     claim = ("A SERM in the hypothalamus/pituitary helps to increase LH, FSH, and testosterone by blocking "
