@@ -187,6 +187,8 @@ def echoes(claim: str, question: str, resolved: str = "") -> bool:
     # changes in lipid profiles ..." asserts the verdict first and lists the quote's words after it
     for part in dict.fromkeys((claim, _HEAD.split(claim, 1)[0])):
         words = set(tokenize(part))
+        if any(ch.isdigit() for w in words - asked for ch in w):
+            continue  # a number the question does not have is an answer ("about 40% of men respond")
         if len(words) >= MIN_CLAIM_WORDS and len(words & asked) / len(words) >= ECHO_SHARE:
             return True
     return False

@@ -147,6 +147,9 @@ def test_a_clause_that_only_restates_a_yes_no_question_is_removed() -> None:
     degree = "How rare are gynecomastia and acne on tamoxifen?"
     assert is_polar(degree) and echoes("Gynecomastia and acne on tamoxifen are rare", degree)
     assert not is_polar("How does tamoxifen raise LH?") and not is_polar("How to stop tamoxifen?")
+    # ... but a number the question does not have is the answer, not a restatement
+    many = "How many men on clomiphene respond?"
+    assert echoes("Many men on clomiphene respond", many) and not echoes("40% of men on clomiphene respond", many)
     # a follow-up's "it" is what it follows: the restatement is recognised through the resolved question
     follow = "Is it approved for men?"
     resolved = "How does anastrozole differ from clomiphene? Is it approved for men?"
