@@ -66,6 +66,7 @@ class Attributor(Reader):
         merged = Reading()
         for text in texts:
             merged.merge(self.read(text))
+        merged.kin |= self.kinds(texts)
         return merged
 
     def check(
@@ -83,6 +84,7 @@ class Attributor(Reader):
         """
         ev = evidence if isinstance(evidence, Reading) else self.evidence(evidence)
         facts, mentions = ev.facts, ev.mentions
+        kin = self.kin | ev.kin  # the corpus's defined names, and what the evidence says is a kind of what
         reading = self.read(claim, previous)
         claim_facts = reading.facts
         named = set(claim_facts) | {w for words in claim_facts.values() for w in words}
@@ -96,7 +98,7 @@ class Attributor(Reader):
             own, _ = self._share(words, mentions.get(agent, set()))
             best: tuple[float, str, tuple[str, ...]] | None = None
             for other, have in facts.items():
-                if other in named or not self.is_named(other) or frozenset((agent, other)) in self.kin:
+                if other in named or not self.is_named(other) or frozenset((agent, other)) in kin:
                     continue  # a comparison's other side, an object of the claim, no named agent, or kin
                 alt, hit = self._share(words, have)
                 if best is None or alt > best[0]:

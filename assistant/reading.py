@@ -41,12 +41,14 @@ class Reading:
     facts: dict[str, set[str]] = field(default_factory=dict)
     mentions: dict[str, set[str]] = field(default_factory=dict)
     negated: dict[str, set[str]] = field(default_factory=dict)
+    kin: set[frozenset[str]] = field(default_factory=set)  # the class/member pairs the texts state
 
     def merge(self, other: Reading) -> Reading:
         for mine, theirs in ((self.facts, other.facts), (self.mentions, other.mentions),
                              (self.negated, other.negated)):
             for k, v in theirs.items():
                 mine.setdefault(k, set()).update(v)
+        self.kin |= other.kin
         return self
 
 
@@ -72,7 +74,7 @@ class Reader:
         self.idf = idf or (lambda _w: 1.0)
         self._named = named or (lambda _w: True)
         self.kin = set(kin)  # pairs of names one of which is a kind of the other (see kinds())
-        # text -> its pairs; a rebuilt reader with the same aliases may take over the last one's
+        # text -> its pairs; a rebuilt reader with the same aliases takes over the last one's
         self.kin_cache: dict[str, frozenset[frozenset[str]]] = {}
         self._long_forms: re.Pattern[str] | None = None
 
@@ -266,8 +268,8 @@ class Reader:
         return pairs
 
     def _kinds_of(self, text: str) -> frozenset[frozenset[str]]:
-        """One text's pairs, remembered: a store that changes is read again only for its new texts, and only
-        paragraphs with a word that can say "a kind of" are parsed."""
+        """One text's pairs, remembered (a passage retrieved again is not parsed again); only paragraphs with
+        a word that can say "a kind of" are parsed."""
         cached = self.kin_cache.get(text)
         if cached is not None:
             return cached

@@ -53,6 +53,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: up to this many chunks, the class/member statements of the whole corpus are read when the checker is built
+KIN_CORPUS_MAX_CHUNKS = 1000
+
 
 @dataclass(frozen=True)
 class Retrieved:
@@ -287,8 +290,12 @@ class HybridRetriever:
                                      named=lambda w: w in named or any(k in named for k in w.split("-")))
                 last = self._attributor[1] if self._attributor else None
                 if last is not None and last.aliases == checker.aliases:
-                    checker.kin_cache = last.kin_cache  # only new texts are parsed
-                checker.kin = checker.kinds(texts) | kin_by_name(aliases)
+                    checker.kin_cache = last.kin_cache
+                # class/member pairs: from defined names; from every chunk's sentences when the corpus is small
+                # enough to parse now (~15 ms a chunk); else from the evidence's sentences as a claim is checked
+                checker.kin = kin_by_name(aliases)
+                if len(texts) <= KIN_CORPUS_MAX_CHUNKS:
+                    checker.kin |= checker.kinds(texts)
                 self._attributor = (bm25, checker)
             return self._attributor[1]
 
