@@ -68,14 +68,15 @@ class Reader:
         idf: Callable[[str], float] | None = None,
         named: Callable[[str], bool] | None = None,
         kin: Iterable[frozenset[str]] = (),
+        kin_cache: dict[str, frozenset[frozenset[str]]] | None = None,
     ) -> None:
         self._technical = lru_cache(maxsize=8192)(technical)
         self.aliases = dict(aliases or {})
         self.idf = idf or (lambda _w: 1.0)
         self._named = named or (lambda _w: True)
         self.kin = set(kin)  # pairs of names one of which is a kind of the other (see kinds())
-        # text -> its pairs; a rebuilt reader with the same aliases takes over the last one's
-        self.kin_cache: dict[str, frozenset[frozenset[str]]] = {}
+        # text -> its pairs (:meth:`_kinds_of`); a rebuilt reader with the same aliases may share the last one's
+        self.kin_cache = {} if kin_cache is None else kin_cache
         self._long_forms: re.Pattern[str] | None = None
 
     def named_in(self, text: str) -> list[tuple[str, str]]:
@@ -122,8 +123,7 @@ class Reader:
         if token.lower_ in _REFERRING:
             return previous
         poss = [c for c in token.children if c.dep_ == "poss"]
-        mods = [c for c in token.children if c.dep_ in ("compound", "amod", "nmod") and c.i < token.i]
-        name = phrase(" ".join(t.text for t in token.doc[min([token.i, *(m.i for m in mods)]) : token.i + 1]))
+        mods, name = _modified(token, ("compound", "amod", "nmod"))
         if name in self.aliases:  # "Human Chorionic Gonadotropin" -> hcg
             return self.aliases[name]
         for t in [*mods, token]:
@@ -211,7 +211,7 @@ class Reader:
     def _read_prose(self, text: str, previous: str | None, reading: Reading) -> None:
         """Each paragraph on its own: a list item's label ("Gonadorelin ∞ This is ...") is what its "this" means,
         also when a short paragraph was merged into the chunk before it."""
-        for k, para in enumerate(p for p in re.split(r"\n\s*\n", text) if p.strip()):
+        for k, para in enumerate(_paragraphs(text)):
             self._read_paragraph(para, previous if k == 0 else None, reading)
 
     def _label(self, text: str) -> str | None:
@@ -275,7 +275,7 @@ class Reader:
             return cached
         pairs: set[frozenset[str]] = set()
         prose, _ = split_table(self._abbreviate(text))
-        for para in (p for p in re.split(r"\n\s*\n", prose) if _KIND_CUE.search(p)):
+        for para in (p for p in _paragraphs(prose) if _KIND_CUE.search(p)):
             label = self._label(para)
             for t in parse(para):
                 if t.pos_ not in ("NOUN", "PROPN"):
@@ -291,8 +291,7 @@ class Reader:
         """The name of the class a noun names: a term ("SERM"), or a phrase the corpus defines ("aromatase
         inhibitor" ~ "Aromatase Inhibitors (AIs)"); not the first technical word of a phrase ("aromatase" in
         "aromatase inhibitor"), which would make the drug a kind of the enzyme it blocks."""
-        mods = [c for c in t.children if c.dep_ in ("compound", "amod") and c.i < t.i]
-        name = phrase(" ".join(x.text for x in t.doc[min([t.i, *(m.i for m in mods)]) : t.i + 1]))
+        _, name = _modified(t, ("compound", "amod"))
         for form in (name, name + "s", name.rstrip("s")):
             if form in self.aliases:
                 return self.aliases[form]
@@ -313,3 +312,14 @@ class Reader:
                     yield from (self._key(o, label) for o in (obj, *obj.conjuncts))
         if t.dep_ == "pobj" and t.head.lower_ == "as" and t.head.head.pos_ in ("VERB", "AUX"):
             yield from (self._key(s, label) for s in t.head.head.children if s.dep_ in SUBJECT)
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [p for p in re.split(r"\n\s*\n", text) if p.strip()]
+
+
+def _modified(token, deps: tuple[str, ...]) -> tuple[list, str]:
+    """(the modifiers of ``deps`` before ``token``, the phrase they make with it as one name):
+    "Human Chorionic Gonadotropin" -> "human chorionic gonadotropin"."""
+    mods = [c for c in token.children if c.dep_ in deps and c.i < token.i]
+    return mods, phrase(" ".join(x.text for x in token.doc[min([token.i, *(m.i for m in mods)]) : token.i + 1]))

@@ -286,14 +286,13 @@ class HybridRetriever:
                 plain = Attributor(self.is_rare_word)
                 aliases = aliases_from(texts, plain.is_term)
                 named = named_terms(texts)
-                checker = Attributor(self.is_rare_word, aliases, idf=bm25.rarity,
-                                     named=lambda w: w in named or any(k in named for k in w.split("-")))
                 last = self._attributor[1] if self._attributor else None
-                if last is not None and last.aliases == checker.aliases:
-                    checker.kin_cache = last.kin_cache
                 # class/member pairs: from defined names; from every chunk's sentences when the corpus is small
                 # enough to parse now (~15 ms a chunk); else from the evidence's sentences as a claim is checked
-                checker.kin = kin_by_name(aliases)
+                checker = Attributor(self.is_rare_word, aliases, idf=bm25.rarity,
+                                     named=lambda w: w in named or any(k in named for k in w.split("-")),
+                                     kin=kin_by_name(aliases),
+                                     kin_cache=last.kin_cache if last and last.aliases == aliases else None)
                 if len(texts) <= KIN_CORPUS_MAX_CHUNKS:
                     checker.kin |= checker.kinds(texts)
                 self._attributor = (bm25, checker)
