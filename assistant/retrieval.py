@@ -288,7 +288,8 @@ class HybridRetriever:
                 named = named_terms(texts)
                 last = self._attributor[1] if self._attributor else None
                 # class/member pairs: from defined names; from every chunk's sentences when the corpus is small
-                # enough to parse now (~15 ms a chunk); else from the evidence's sentences as a claim is checked
+                # enough to parse now (parsing grows with the store); else from the evidence's sentences as a
+                # claim is checked
                 checker = Attributor(self.is_rare_word, aliases, idf=bm25.rarity,
                                      named=lambda w: w in named or any(k in named for k in w.split("-")),
                                      kin=kin_by_name(aliases),

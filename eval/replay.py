@@ -28,9 +28,9 @@ def _rows(run_dir: Path) -> list[dict]:
 def replay(run_dir: Path, dataset: Path, chain) -> list[dict]:
     """One dict per scored answerable or abstain turn: id, before and after scores, and the new answer."""
     from assistant.schema import Turn
-    from eval.run import _row_id, load_dataset
+    from eval.run import load_dataset, row_id
 
-    specs = {_row_id(case, k): spec for case in load_dataset(dataset) for k, spec in enumerate(case["turn_specs"])}
+    specs = {row_id(case, k): spec for case in load_dataset(dataset) for k, spec in enumerate(case["turn_specs"])}
     out = []
     for row in _rows(run_dir):
         spec = specs.get(row["id"])

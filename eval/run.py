@@ -348,7 +348,7 @@ def run(options: RunOptions, settings: Settings) -> Path:
 
     # 2. scores: one row per scored turn (a multi-turn case gives one row per turn, "id#k")
     t0 = time.perf_counter()
-    scored = [(case, k, spec, conv[k], _row_id(case, k))
+    scored = [(case, k, spec, conv[k], row_id(case, k))
               for case, conv in zip(cases, conversations, strict=True)
               for k, spec in enumerate(case["turn_specs"]) if spec["scored"]]
     scorer = Scorer(options, settings, judge, cache)
@@ -358,14 +358,14 @@ def run(options: RunOptions, settings: Settings) -> Path:
     for i, m in tqdm(jobs, desc="scores", unit="score"):
         results[(i, m)] = scorer(m, sample_for(scored[i][2], scored[i][3], m))
     rows: list[dict] = []
-    for i, (case, k, spec, a, row_id) in enumerate(scored):
+    for i, (case, k, spec, a, rid) in enumerate(scored):
         scores, reasons = deterministic_scores(spec, a)
         for m in options.metrics:
             if (i, m) in results:
                 scores[m], reasons[m] = results[(i, m)]
         conv = conversations[cases.index(case)]
         rows.append({
-            "id": row_id, "case": case["id"], "turn": k + 1, "category": case["category"],
+            "id": rid, "case": case["id"], "turn": k + 1, "category": case["category"],
             "split": case.get("split", ""), "expected": spec["expected"], "turns": case["turns"][: k + 1],
             "question": spec["question"], "query": a["query"], "answer": a["answer"], "abstained": a["abstained"],
             "refused_by": a.get("refused_by", ""), "raw": a.get("raw", ""), "checks": a.get("checks", []),
@@ -429,7 +429,7 @@ def _failed_everywhere(jobs, results) -> dict[str, str]:
             if rs and all(v is None for v, _ in rs)}
 
 
-def _row_id(case: dict, k: int) -> str:
+def row_id(case: dict, k: int) -> str:
     """A single-turn case keeps its id; each turn of a conversation is "id#k" (1-based)."""
     return case["id"] if len(case["turns"]) == 1 else f"{case['id']}#{k + 1}"
 
