@@ -25,6 +25,7 @@ from assistant.advice import AdviceGate
 from assistant.condense import gist, is_follow_up, standalone_query
 from assistant.evidence import Unit, related
 from assistant.finish import Prepared, finish
+from assistant.literature import LiteratureGate
 from assistant.llm import endpoint_errors
 from assistant.passages import Shown, whole
 from assistant.prompts import Prompt, load_prompt
@@ -98,6 +99,7 @@ class AnswerChain:
         self.refs = {r.key: r for r in load_references(settings.store.corpus_dir)}
         self._llm_factory = llm_factory
         self.advice = AdviceGate(retriever.embeddings.embed_query)
+        self.literature = LiteratureGate(retriever.embeddings.embed_query)
         self._corpus_ctx: tuple | None = None
         self.runnable: Runnable = RunnableLambda(self.prepare) | RunnableGenerator(self._generate)
 
@@ -130,14 +132,17 @@ class AnswerChain:
         is_term = self.retriever.attributor().is_term
         query = standalone_query(question, [t.question for t in history], is_term)
         terms = self.retriever.attributor().named_in(question)
-        retrieved = self.retriever.retrieve_covering(query, terms)
+        vector = self.retriever.embeddings.embed_query(question)  # both gates read the question's own vector
+        literature = self.literature.model.probability(vector) >= self.literature.model.threshold
+        retrieved = self.retriever.retrieve_covering(query, terms, literature=literature)
         best = max((r.dense for r in retrieved if r.dense is not None), default=0.0)
         refusal = ""
-        if best < self.settings.retrieval.min_relevance:
+        if best < self.settings.retrieval.min_relevance and not self.retriever.corpus_names(question):
+            # a name only the sources use (an author, a study) embeds far from any passage yet is in scope
             refusal = (f"out of scope: best similarity {best:.3f} below retrieval.min_relevance "
                        f"{self.settings.retrieval.min_relevance:g}")
             retrieved = []
-        advice = self.advice.probability(question)
+        advice = self.advice.model.probability(vector)
         if not refusal and advice >= self.advice.model.threshold:
             # the sources give no doses and no personal decisions; the model, asked anyway, says "Yes, you should"
             refusal = f"dose or personal-advice question (p={advice:.2f}): refused without asking the model"

@@ -53,6 +53,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_WORDS = re.compile(r"[A-Za-z]+")
+
 #: up to this many chunks, the class/member statements of the whole corpus are read when the checker is built
 KIN_CORPUS_MAX_CHUNKS = 1000
 
@@ -73,6 +75,22 @@ def _names(chunk: Chunk, word: str) -> bool:
     spans = split_sentences(chunk.text)
     head = chunk.text[: spans[0][1]] if spans else chunk.text
     return re.search(rf"\b{re.escape(word)}", head, re.I) is not None
+
+
+def _entries_placed(ranked: list[tuple[float, int | str, float | None]], chunks: Sequence[Chunk], k: int,
+                    literature: bool) -> list[tuple[float, int | str, float | None]]:
+    """``ranked`` without reference-list entries, or (``literature``) with the best entry moved up to the
+    ``k``-th place if none is above it. Dense hits newer than the snapshot (ids, kind unknown) stay."""
+
+    def entry(key: int | str) -> bool:
+        return not isinstance(key, str) and chunks[key].kind == "reference"
+
+    if not literature:
+        return [t for t in ranked if not entry(t[1])]
+    first = next((i for i, t in enumerate(ranked) if entry(t[1])), None)
+    if first is None or first < k or k < 1:
+        return ranked
+    return [*ranked[: k - 1], ranked[first], *ranked[k - 1 : first], *ranked[first + 1 :]]
 
 
 def neighbours(chunks: Sequence[Chunk]) -> np.ndarray:
@@ -119,6 +137,7 @@ class HybridRetriever:
         self._checked = -math.inf
         self._lock = threading.Lock()
         self._attributor: tuple | None = None
+        self._spelled: frozenset[str] = frozenset()  # the corpus's words as written (lower case)
 
     def with_settings(self, settings: RetrievalSettings) -> HybridRetriever:
         """This retriever with other settings (another ``top_k``, say), sharing the current snapshot.
@@ -144,12 +163,20 @@ class HybridRetriever:
             self._bm25 = BM25Index([c.embed_text() for c in chunks])
             self._by_id = {c.id: i for i, c in enumerate(chunks)}
             self._neighbours = neighbours(chunks)
+            self._spelled = frozenset(w for c in chunks for w in _WORDS.findall(c.text.lower()))
             self._chunks = chunks
             self._count = count
             log.debug("BM25 index over %d chunks built in %.2fs", count, time.perf_counter() - t0)
 
-    def retrieve(self, query: str, k: int | None = None) -> list[Retrieved]:
-        """The ``k`` (default ``top_k``) best passages, best first; fewer if ``max_score_gap`` drops some."""
+    def retrieve(self, query: str, k: int | None = None, literature: bool | None = None) -> list[Retrieved]:
+        """The ``k`` (default ``top_k``) best passages, best first; fewer if ``max_score_gap`` drops some.
+
+        ``literature``: whether the question asks about the cited works themselves
+        (:mod:`assistant.literature`). False leaves reference-list entries out (a title answers no other
+        question, yet matches its topic better than any passage); True gives the best entry a place among
+        the first ``top_k`` (what the model reads, also when more are asked for); None ranks entries like
+        any passage.
+        """
         s = self.settings
         if self._bm25 is None or time.monotonic() - self._checked >= s.refresh_interval_s:
             self.refresh()  # a count query: ~13 ms at 100,000 chunks, so not on every question
@@ -157,9 +184,11 @@ class HybridRetriever:
         with self._lock:  # one consistent snapshot, even if another thread refreshes meanwhile
             bm25, chunks, by_id, nbrs = self._bm25, self._chunks, self._by_id, self._neighbours
         assert bm25 is not None
-        dense = self._dense(self.embeddings.embed_query(query), min(s.candidate_k, len(chunks)))
+        dense = self._dense(self.embeddings.embed_query(self.corpus_spelling(query)), min(s.candidate_k, len(chunks)))
         acc, sparse = bm25.search(query, s.candidate_k)
         ranked = self._score_fusion(dense, acc, sparse, by_id, nbrs)
+        if literature is not None:
+            ranked = _entries_placed(ranked, chunks, min(k, s.top_k), literature)
         best = ranked[:k]
         if s.max_score_gap is not None and best:
             best = [t for t in best if best[0][0] - t[0] <= s.max_score_gap]
@@ -175,7 +204,8 @@ class HybridRetriever:
                 out.append(Retrieved(chunk, score, sim, bm))
         return out
 
-    def retrieve_covering(self, query: str, terms: Sequence[tuple[str, str]], k: int | None = None) -> list[Retrieved]:
+    def retrieve_covering(self, query: str, terms: Sequence[tuple[str, str]], k: int | None = None,
+                          literature: bool | None = None) -> list[Retrieved]:
         """Like :meth:`retrieve`, but every named thing in the question gets a passage that is about it.
 
         ``terms`` are (canonical name, word as written) of the named things in
@@ -189,9 +219,10 @@ class HybridRetriever:
         about it alone (the others left out), after the overall best passage;
         a single term that no chosen passage is about (names in its first
         sentence) gets the best passage that is. The remaining slots keep the overall order.
+        ``literature`` as in :meth:`retrieve`, for every search made here.
         """
         k = k or self.settings.top_k
-        ranked = self.retrieve(query, max(k, 2 * k))
+        ranked = self.retrieve(query, max(k, 2 * k), literature)
         if not terms or k < 2:
             return ranked[:k]
         chosen: list[Retrieved] = ranked[:1] if len(terms) > 1 else ranked[:k]
@@ -201,9 +232,9 @@ class HybridRetriever:
             others = [w for _, w in terms if w != word]
             sub = re.sub("|".join(re.escape(w) for w in others), " ", query, flags=re.I) if others else query
             if len(terms) == 1:
-                pool = [r for r in self.retrieve(sub, self.settings.candidate_k) if _names(r.chunk, word)]
+                pool = [r for r in self.retrieve(sub, self.settings.candidate_k, literature) if _names(r.chunk, word)]
             else:
-                pool = self.retrieve(sub, 2 * k)
+                pool = self.retrieve(sub, 2 * k, literature)
             pick = next((r for r in pool if all(r.chunk.id != c.chunk.id for c in chosen)), None)
             if pick is not None:
                 if len(chosen) >= k:
@@ -298,6 +329,34 @@ class HybridRetriever:
                     checker.kin |= checker.kinds(texts)
                 self._attributor = (bm25, checker)
             return self._attributor[1]
+
+    def corpus_spelling(self, text: str) -> str:
+        """``text`` with each British spelling the corpus never uses in the American one it does use
+        ("oestradiol" -> "estradiol", "haemoglobin" -> "hemoglobin"), for the dense search.
+
+        Why: BM25 already reads both spellings as one (:mod:`assistant.lexicon`), but the embedding model
+        reads "oestradiol" as other word pieces than the corpus's "estradiol", and the passage on what
+        estradiol does in men ranked 8th for a question spelled the British way. Only words whose mapped
+        form the corpus has and whose own form it lacks change, so a rule that would misfire ("precise")
+        leaves the word alone.
+        """
+        spelled = self._spelled
+
+        def fix(m: re.Match) -> str:
+            word = m.group(0)
+            low = word.lower()
+            us = american_spelling(low)
+            if us == low or low in spelled or us not in spelled:
+                return word
+            return us[:1].upper() + us[1:] if word[:1].isupper() else us
+
+        return _WORDS.sub(fix, text)
+
+    def corpus_names(self, text: str) -> list[str]:
+        """Rare words of ``text`` (see :meth:`is_rare_word`) that the corpus uses: the names of its authors,
+        drugs and studies, which the out-of-scope test must not judge by sentence similarity alone."""
+        words = dict.fromkeys(re.findall(r"[A-Za-z][\w-]*", text))
+        return [w for w in words if len(w) > 2 and self.is_rare_word(w.lower()) and self.knows(w)]
 
     def knows(self, word: str) -> bool:
         """Whether every index term of ``word`` occurs somewhere in the corpus (stopwords always do)."""

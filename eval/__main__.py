@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not argv or argv[0] in ("-h", "--help"):
         print("usage: python -m eval run [options] | python -m eval compare RUN_A RUN_B [--fail-on-regression T]"
-              " | python -m eval replay RUN [--show] | python -m eval advice [--train]"
+              " | python -m eval replay RUN [--show] | python -m eval gate advice|literature [--train]"
               " | python -m eval feedback export --out FILE")
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
@@ -81,10 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         from eval.feedback import main as feedback_main
 
         return feedback_main(rest)
-    if command == "advice":
-        from eval.advice import main as advice_main
+    if command in ("gate", "advice"):  # "advice": the command's name before there were two gates
+        from eval.gates import main as gate_main
 
-        return advice_main(rest)
+        return gate_main(rest if command == "gate" else ["advice", *rest])
     if command == "compare":
         from eval.compare import main as compare_main
 
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         from eval.replay import main as replay_main
 
         return replay_main(rest)
-    print(f"unknown command {command!r}: use run, compare, replay, advice or feedback", file=sys.stderr)
+    print(f"unknown command {command!r}: use run, compare, replay, gate or feedback", file=sys.stderr)
     return 2
 
 

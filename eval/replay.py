@@ -63,7 +63,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("run", type=Path, help="a run folder (eval/runs/NAME)")
     p.add_argument("--dataset", type=Path, default=DEFAULT_DATASET, help="the dataset the run read")
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE, help="where the eval's own store lives")
-    p.add_argument("--show", action="store_true", help="print each turn whose answer_correct changed")
+    p.add_argument("--show", action="store_true", help="print each turn whose answer_correct or abstention changed")
     args = p.parse_args(argv)
     try:
         # the eval's own store, brought up to date with the corpus as a run does
@@ -79,7 +79,9 @@ def main(argv: list[str]) -> int:
         print(f"{metric:22s} {before:.3f} -> {after:.3f}  ({n} turns)")
     if args.show:
         for r in same:
-            b, a = r["before"].get("answer_correct"), r["after"].get("answer_correct")
-            if b != a:
-                print(f"\n{r['id']}: {b} -> {a}: {r['reasons_after'].get('answer_correct')}\n{r['answer'][:700]}")
+            for metric in ("answer_correct", "abstention_accuracy"):
+                b, a = r["before"].get(metric), r["after"].get(metric)
+                if b != a:
+                    print(f"\n{r['id']} {metric}: {b} -> {a}: {r['reasons_after'].get(metric, '')}\n"
+                          f"{r['answer'][:700]}")
     return 0

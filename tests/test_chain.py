@@ -105,6 +105,18 @@ def test_out_of_scope_question_skips_the_model(retriever, ingested_settings) -> 
     assert answer.refused_by.startswith("out of scope")
 
 
+def test_a_name_only_the_sources_use_keeps_a_far_question_in_scope(retriever, ingested_settings) -> None:
+    """Names embed poorly: this question's best cosine is below retrieval.min_relevance, yet it asks about a
+    cited author; a question as far away that names nothing of the corpus is still refused."""
+    chain = AnswerChain(ingested_settings, retriever, no_llm)
+    question = "And in which journal did Rastrelli publish?"
+    p = chain.prepare({"question": question, "history": []})
+    assert max(r.dense or 0.0 for r in p.retrieved) < ingested_settings.retrieval.min_relevance
+    assert p.refusal == "" and any("Rastrelli" in r.chunk.text for r in p.retrieved)
+    assert chain.prepare({"question": "In which city did Ronaldo publish?", "history": []}).refusal.startswith(
+        "out of scope")
+
+
 def test_the_model_reads_pruned_passages_and_quotes_still_verify(retriever, ingested_settings) -> None:
     question = "Which enzyme does anastrozole block?"
     full, fake_full = _chain(retriever, ingested_settings.updated(answer={"context_budget_chars": 0}), "x")

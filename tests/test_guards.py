@@ -40,7 +40,7 @@ def test_everyday_words_the_corpus_lacks_are_not_subjects() -> None:
 
 
 def test_advice_gate_on_questions_it_was_not_trained_on() -> None:
-    """Worded unlike any training question (the training set is eval/advice.py's dev split)."""
+    """Worded unlike any training question (the training set is eval/gates.py's dev split)."""
     from assistant.advice import AdviceGate
     from assistant.embeddings import LocalEmbeddings
 
@@ -56,8 +56,8 @@ def test_advice_gate_on_questions_it_was_not_trained_on() -> None:
 
 def test_the_advice_model_file_is_measured_on_the_frozen_split() -> None:
     """Figures, not a timed test: the shipped model on the test split it never saw (README: advice gate)."""
-    from eval.advice import measure
+    from eval.gates import GATES, measure
 
-    m = measure("test")
+    m = measure(GATES["advice"], "test")
     assert m["n"] >= 60 and m["accuracy"] >= 0.9, m
     assert m["fp"] <= 2, m["wrong"]  # informational questions refused

@@ -168,3 +168,55 @@ def test_store_changes_are_checked_at_most_every_refresh_interval(retriever, mon
     eager.retrieve("What is hCG?")
     eager.retrieve("What is rFSH?")
     assert len(calls) == 3
+
+
+def _ranked_of(kinds: list[str]) -> tuple[list[tuple[float, int, None]], list[Chunk]]:
+    chunks = [Chunk(id=f"c{i}", source="a.md", text=f"t{i}", start=i, end=i + 1, section="s", kind=kind, index=i)
+              for i, kind in enumerate(kinds)]
+    return [(1.0 - i / 10, i, None) for i in range(len(kinds))], chunks
+
+
+def test_reference_entries_leave_a_non_literature_ranking_and_the_best_gets_a_place_in_one() -> None:
+    from assistant.retrieval import _entries_placed
+
+    ranked, chunks = _ranked_of(["text", "text", "table_row", "reference", "text", "reference"])
+    assert [t[1] for t in _entries_placed(ranked, chunks, 3, False)] == [0, 1, 2, 4]
+    assert [t[1] for t in _entries_placed(ranked, chunks, 3, True)] == [0, 1, 3, 2, 4, 5]
+    assert _entries_placed(ranked, chunks, 4, True) == ranked  # already among the first four
+    unknown = [(0.9, "new-id", 0.5), *ranked]  # a dense hit newer than the snapshot: its kind is unknown, kept
+    assert _entries_placed(unknown, chunks, 3, False)[0][1] == "new-id"
+
+
+def test_a_topic_question_gets_passages_not_the_paper_titled_with_its_topic(retriever) -> None:
+    """Ranked like any passage, the Cleveland Clinic entry ("... Broader Use of Anastrozole for Male
+    Infertility") comes first for this question and says nothing about how the drug works."""
+    question = "How does anastrozole work in treating male infertility?"
+    terms = [("anastrozole", "anastrozole")]
+    plain = retriever.retrieve_covering(question, terms, literature=None)
+    assert plain[0].chunk.kind == "reference" and "lundy2023" in plain[0].chunk.ref_keys
+    topical = retriever.retrieve_covering(question, terms, literature=False)
+    assert len(topical) == retriever.settings.top_k
+    assert all(r.chunk.kind != "reference" and "anastrozole" in r.chunk.text.lower() for r in topical)
+
+
+def test_a_question_about_the_sources_gets_the_best_entry_among_what_the_model_reads(retriever) -> None:
+    question = "Which of the cited papers covers clomiphene for men with low testosterone, and what year?"
+    shown = retriever.retrieve_covering(question, [("clomiphene", "clomiphene")], literature=True)
+    assert len(shown) == retriever.settings.top_k
+    entries = [r.chunk for r in shown if r.chunk.kind == "reference"]
+    assert entries and "Clomiphene" in entries[0].text  # (moving an entry up: the unit test above)
+
+
+def test_corpus_names_are_rare_words_the_corpus_uses(retriever) -> None:
+    assert retriever.corpus_names("Which journal published Rastrelli's review?") == ["Rastrelli"]
+    assert retriever.corpus_names("What's the capital of Australia?") == []
+    assert retriever.corpus_names("Is sildenafil covered?") == []  # rare, but the corpus never uses it
+
+
+def test_the_dense_query_takes_the_corpus_spelling_only_where_the_corpus_has_it(retriever) -> None:
+    retriever.refresh()
+    assert retriever.corpus_spelling("Apart from fertility, what does Oestradiol do for a man?") == (
+        "Apart from fertility, what does Estradiol do for a man?")
+    assert retriever.corpus_spelling("How precise is the oestrogen test?") == "How precise is the estrogen test?"
+    # mapped forms the corpus does not have stay as written ("colour" -> "color": neither is in the article)
+    assert retriever.corpus_spelling("What colour is the pill?") == "What colour is the pill?"
