@@ -48,7 +48,7 @@ test: install lint browser
 
 # the tests that need neither the language model nor a server: a quick loop while editing (not a substitute)
 test-fast: install lint
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not llm and not server"
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not llm and not server and not slow"
 
 # every benchmark (about 30 minutes on 2 quiet cores), each writing bench/out/<name>.json, then one table
 # in bench/RESULTS.md; run it on an otherwise idle machine, or the timings measure the other work too

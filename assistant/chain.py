@@ -260,7 +260,7 @@ def build_chain(settings: Settings, retriever: HybridRetriever | None = None) ->
     from assistant.store import Store
 
     if retriever is None:
-        store = Store(settings)
+        store = Store.from_settings(settings)
         if store.count() == 0:
             from assistant.store import StoreError
 

@@ -107,7 +107,7 @@ def ingest(
 
 
 def _ingest(paths: Sequence[Path], settings: Settings, *, reset: bool, prune: bool, progress: bool) -> IngestReport:
-    store = Store(settings, create=True)
+    store = Store.from_settings(settings, create=True)
     report = IngestReport(where=store.where)
     if reset:
         store.reset()

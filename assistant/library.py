@@ -94,7 +94,7 @@ def add(settings: Settings, upload: Path, name: str | None = None) -> IngestRepo
 
 def remove(settings: Settings, source: str) -> str:
     """Take a document out of the store; its file moves to the corpus's ``.removed`` folder, never deleted."""
-    n = Store(settings).delete_source(source)
+    n = Store.from_settings(settings).delete_source(source)
     if n == 0:
         raise LibraryError(f"{source} is not in the store")
     path = source_path(source, Path(settings.store.corpus_dir))

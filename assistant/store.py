@@ -24,7 +24,7 @@ import httpx
 
 from assistant.chunking import Chunk
 from assistant.embeddings import encoder_id
-from assistant.settings import Settings
+from assistant.settings import Settings, StoreSettings
 from assistant.store_client import StoreError, open_client, unreachable
 
 log = logging.getLogger(__name__)
@@ -104,20 +104,21 @@ class Store:
     Chroma server that goes away surfaces as a StoreError naming it.
     """
 
-    def __init__(self, settings: Settings, create: bool = False) -> None:
-        """Open the collection (``create``: make it if missing). Opened for reading, a
-        collection filled by another encoder than the settings' is an error that names the fix;
-        ingest checks that itself, after an optional reset (which is the fix)."""
+    def __init__(self, settings: StoreSettings, embedder: str, create: bool = False) -> None:
+        """Open the collection (``create``: make it if missing) whose vectors ``embedder``
+        (:func:`assistant.embeddings.encoder_id`) makes. Opened for reading, a collection filled by
+        another encoder is an error that names the fix; ingest checks that itself, after an optional
+        reset (which is the fix)."""
         self.settings = settings
-        self.embedder = encoder_id(settings.embedding.model, settings.embedding.backend)
+        self.embedder = embedder
         self.client = open_client(settings, create)
         try:
             if create:
                 self.collection = self.client.get_or_create_collection(
-                    settings.store.collection, metadata={"hnsw:space": "cosine", EMBEDDER: self.embedder}
+                    settings.collection, metadata={"hnsw:space": "cosine", EMBEDDER: self.embedder}
                 )
             else:
-                self.collection = self.client.get_collection(settings.store.collection)
+                self.collection = self.client.get_collection(settings.collection)
         except StoreError:
             raise
         except httpx.TransportError as exc:
@@ -125,17 +126,23 @@ class Store:
         except Exception as exc:
             if not create:
                 raise StoreError(
-                    f"the store has no collection '{settings.store.collection}': run `python ingest.py` first"
+                    f"the store has no collection '{settings.collection}': run `python ingest.py` first"
                 ) from None
-            raise StoreError(f"cannot open collection '{settings.store.collection}' ({exc})") from None
+            raise StoreError(f"cannot open collection '{settings.collection}' ({exc})") from None
         if not create:
             self.require_same_embedder()
 
+    @classmethod
+    def from_settings(cls, settings: Settings, create: bool = False) -> Store:
+        """The store of ``settings``, read and written with the encoder its embedding section names."""
+        return cls(settings.store, encoder_id(settings.embedding.model, settings.embedding.backend), create)
+
     @property
     def where(self) -> str:
-        if self.settings.store.chroma_host:
-            return f"chroma://{self.settings.store.chroma_host}:{self.settings.store.chroma_port}/{self.settings.store.collection}"
-        return f"{self.settings.store.dir} ({self.settings.store.collection})"
+        s = self.settings
+        if s.chroma_host:
+            return f"chroma://{s.chroma_host}:{s.chroma_port}/{s.collection}"
+        return f"{s.dir} ({s.collection})"
 
     @_server_errors
     def count(self) -> int:
@@ -143,9 +150,9 @@ class Store:
 
     @_server_errors
     def reset(self) -> None:
-        self.client.delete_collection(self.settings.store.collection)
+        self.client.delete_collection(self.settings.collection)
         self.collection = self.client.get_or_create_collection(
-            self.settings.store.collection, metadata={"hnsw:space": "cosine", EMBEDDER: self.embedder}
+            self.settings.collection, metadata={"hnsw:space": "cosine", EMBEDDER: self.embedder}
         )
 
     @_server_errors
@@ -161,7 +168,7 @@ class Store:
         if self.collection.count() == 0:
             self.collection.modify(metadata={EMBEDDER: self.embedder})
             return
-        recorded = recorded or encoder_id(self.settings.embedding.model, "torch")
+        recorded = recorded or "torch:" + self.embedder.split(":", 1)[1]  # the same model on PyTorch
         if recorded == self.embedder:
             self.collection.modify(metadata={EMBEDDER: self.embedder})
             return

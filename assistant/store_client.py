@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from assistant.settings import Settings
+from assistant.settings import StoreSettings
 
 log = logging.getLogger(__name__)
 
@@ -17,27 +17,27 @@ class StoreError(Exception):
     """The store cannot be opened or used; the message is meant for the user."""
 
 
-def unreachable(settings: Settings, exc: BaseException) -> str:
+def unreachable(settings: StoreSettings, exc: BaseException) -> str:
     """The user-facing message for a Chroma server that refused, dropped or did not answer a request."""
     if isinstance(exc, httpx.TimeoutException):
-        reason = f"no reply within {settings.store.chroma_timeout_s:g}s, setting store.chroma_timeout_s"
+        reason = f"no reply within {settings.chroma_timeout_s:g}s, setting store.chroma_timeout_s"
     else:
         reason = str(exc) or type(exc).__name__
     return (
-        f"cannot reach the Chroma server at {settings.store.chroma_host}:{settings.store.chroma_port} ({reason}); "
+        f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port} ({reason}); "
         "check that it is running (`chroma run --path DIR --host HOST --port PORT`)"
     )
 
 
-def open_client(settings: Settings, create: bool):
+def open_client(settings: StoreSettings, create: bool):
     """The embedded store's client (its folder created only when ``create``), or the Chroma server's."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
-    if settings.store.chroma_host:
+    if settings.chroma_host:
         return _http_client(settings, chroma_settings)
-    path = Path(settings.store.dir)
+    path = Path(settings.dir)
     if not path.exists():
         if not create:
             raise StoreError(f"no store at {path}: run `python ingest.py` first")
@@ -57,7 +57,7 @@ def open_client(settings: Settings, create: bool):
         raise StoreError(f"cannot open the store at {path} ({type(exc).__name__}: {exc}){hint}") from None
 
 
-def _http_client(settings: Settings, chroma_settings: Any):
+def _http_client(settings: StoreSettings, chroma_settings: Any):
     """A client of the Chroma server whose every request gives up after ``store.chroma_timeout_s``.
 
     chromadb's HTTP client has no timeout at all (``httpx.Client(timeout=None)``),
@@ -69,21 +69,21 @@ def _http_client(settings: Settings, chroma_settings: Any):
     import chromadb
     from chromadb.api.fastapi import FastAPI
 
-    timeout = httpx.Timeout(settings.store.chroma_timeout_s)
+    timeout = httpx.Timeout(settings.chroma_timeout_s)
     try:
         base = FastAPI.resolve_url(
-            chroma_server_host=settings.store.chroma_host or "", chroma_server_http_port=settings.store.chroma_port,
+            chroma_server_host=settings.chroma_host or "", chroma_server_http_port=settings.chroma_port,
             default_api_path=chroma_settings.chroma_server_api_default_path,
         )
         httpx.get(f"{base}/heartbeat", timeout=timeout).raise_for_status()
         client = chromadb.HttpClient(
-            host=settings.store.chroma_host or "", port=settings.store.chroma_port, settings=chroma_settings
+            host=settings.chroma_host or "", port=settings.chroma_port, settings=chroma_settings
         )
     except (httpx.TransportError, ValueError) as exc:
         raise StoreError(unreachable(settings, exc)) from None
     except Exception as exc:  # an HTTP error status, a server of another version...
         raise StoreError(
-            f"the Chroma server at {settings.store.chroma_host}:{settings.store.chroma_port} failed "
+            f"the Chroma server at {settings.chroma_host}:{settings.chroma_port} failed "
             f"({type(exc).__name__}: {exc})"
         ) from None
     session = getattr(getattr(client, "_server", None), "_session", None)

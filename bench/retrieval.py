@@ -94,7 +94,7 @@ def naive_ranked(queries: list[str], emb: LocalEmbeddings, k: int = 4) -> list[l
 
 def quality(settings: Settings, count_tokens) -> dict:
     cases = answerable_turns()
-    store = Store(settings)
+    store = Store.from_settings(settings)
     emb = LocalEmbeddings.from_settings(settings)
     retriever = HybridRetriever(store=store, embeddings=emb, settings=settings.retrieval)
     att = retriever.attributor()
@@ -149,7 +149,7 @@ def latency(sizes: list[int], runs: int, settings_base: Settings) -> list[dict]:
         with tempfile.TemporaryDirectory() as tmp:
             settings = settings_base.updated(store={"dir": Path(tmp) / "store"})
             ingest([settings.store.corpus_dir], settings, progress=False)
-            store = Store(settings)
+            store = Store.from_settings(settings)
             n_fill = size - store.count()
             for i in range(0, n_fill, 5000):
                 m = min(5000, n_fill - i)

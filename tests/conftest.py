@@ -58,5 +58,5 @@ def retriever(ingested_settings: Settings):
     from assistant.store import Store
 
     return HybridRetriever(
-        store=Store(ingested_settings), embeddings=LocalEmbeddings(), settings=ingested_settings.retrieval
+        store=Store.from_settings(ingested_settings), embeddings=LocalEmbeddings(), settings=ingested_settings.retrieval
     )

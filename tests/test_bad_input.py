@@ -50,7 +50,7 @@ def test_bad_question_in_chain(case: str, retriever: HybridRetriever, ingested_s
 def test_bad_question_in_cli(case: str, json_mode: bool, ingested_settings: Settings, tmp_path: Path) -> None:
     """``ask`` checks every question before loading anything: one line, exit code 2, no echo of 100k chars."""
     question, message = BAD_QUESTIONS[case]
-    before = Store(ingested_settings).count()
+    before = Store.from_settings(ingested_settings).count()
     proc = subprocess.run(
         [sys.executable, "-m", "assistant", "ask", *(["--json"] if json_mode else []), question, GOOD_QUESTION,
          "--store", str(ingested_settings.store.dir)],
@@ -66,4 +66,4 @@ def test_bad_question_in_cli(case: str, json_mode: bool, ingested_settings: Sett
     else:
         assert out == "" and err.count("error:") == 1 and message in err, err
     assert len(out) + len(err) < 2000  # the over-long question is not printed back
-    assert Store(ingested_settings).count() == before
+    assert Store.from_settings(ingested_settings).count() == before

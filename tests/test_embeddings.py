@@ -61,25 +61,25 @@ def test_store_refuses_another_encoder_until_reset(tmp_settings: Settings, onnx_
     ingest([tmp_settings.store.corpus_dir], tmp_settings, progress=False)
     int8 = tmp_settings.updated(embedding={"backend": "onnx-int8"}, model_cache_dir=onnx_cache)
     with pytest.raises(StoreError) as err:
-        Store(int8)
+        Store.from_settings(int8)
     message = str(err.value)
     assert "python ingest.py --reset" in message and "ASSISTANT_EMBEDDING__BACKEND=torch" in message
     with pytest.raises(StoreError):  # an ingest adding int8 vectors to torch ones is refused too
         ingest([tmp_settings.store.corpus_dir], int8, progress=False)
     report = ingest([tmp_settings.store.corpus_dir], int8, reset=True, progress=False)
     assert report.embedded == report.total_chunks > 0
-    assert Store(int8).collection.metadata["embedder"] == encoder_id(backend="onnx-int8")
+    assert Store.from_settings(int8).collection.metadata["embedder"] == encoder_id(backend="onnx-int8")
     with pytest.raises(StoreError, match="ASSISTANT_EMBEDDING__BACKEND=onnx-int8"):
-        Store(tmp_settings)
+        Store.from_settings(tmp_settings)
 
 
 def test_store_from_before_the_record_counts_as_torch(tmp_settings: Settings) -> None:
     ingest([tmp_settings.store.corpus_dir], tmp_settings, progress=False)
-    store = Store(tmp_settings)
+    store = Store.from_settings(tmp_settings)
     # what a store written by earlier versions looks like: no record of its encoder
     store.collection.modify(metadata={"made_by": "an earlier version"})
-    assert "embedder" not in (Store(tmp_settings, create=True).collection.metadata or {})
-    Store(tmp_settings)  # readable with the torch encoder that made it
-    assert Store(tmp_settings).collection.metadata["embedder"] == encoder_id(backend="torch")
+    assert "embedder" not in (Store.from_settings(tmp_settings, create=True).collection.metadata or {})
+    Store.from_settings(tmp_settings)  # readable with the torch encoder that made it
+    assert Store.from_settings(tmp_settings).collection.metadata["embedder"] == encoder_id(backend="torch")
     with pytest.raises(StoreError):
-        Store(tmp_settings.updated(embedding={"backend": "onnx-int8"}))
+        Store.from_settings(tmp_settings.updated(embedding={"backend": "onnx-int8"}))

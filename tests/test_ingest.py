@@ -35,7 +35,7 @@ def test_cold_then_idempotent_reingest(tmp_settings: Settings) -> None:
 
 
 def test_store_chunks_are_slices_with_metadata(ingested_settings: Settings, article_text: str) -> None:
-    chunks = Store(ingested_settings).all_chunks()
+    chunks = Store.from_settings(ingested_settings).all_chunks()
     assert chunks
     for c in chunks:
         assert c.source == "anastrozole-male-fertility.md"
@@ -46,7 +46,7 @@ def test_store_chunks_are_slices_with_metadata(ingested_settings: Settings, arti
 
 def test_changed_file_is_replaced_without_duplicates(tmp_settings: Settings) -> None:
     ingest([tmp_settings.store.corpus_dir], tmp_settings, progress=False)
-    store = Store(tmp_settings)
+    store = Store.from_settings(tmp_settings)
     before = {c.id: c for c in store.all_chunks()}
     path = tmp_settings.store.corpus_dir / ARTICLE.name
     text = path.read_text(encoding="utf-8")
@@ -66,7 +66,7 @@ def test_prune_removes_deleted_files(tmp_settings: Settings) -> None:
     extra = tmp_settings.store.corpus_dir / "notes.txt"
     extra.write_text("Letrozole is another aromatase inhibitor mentioned in the meta-analysis.\n", encoding="utf-8")
     ingest([tmp_settings.store.corpus_dir], tmp_settings, progress=False)
-    store = Store(tmp_settings)
+    store = Store.from_settings(tmp_settings)
     assert store.ids_for("notes.txt")
     extra.unlink()
     kept = ingest([tmp_settings.store.corpus_dir], tmp_settings, progress=False)
@@ -85,7 +85,7 @@ def test_reset_empties_first(tmp_settings: Settings) -> None:
 def test_interrupted_file_is_redone(tmp_settings: Settings) -> None:
     """A file whose chunks are only partly stored (a killed ingest) is ingested again."""
     ingest([tmp_settings.store.corpus_dir], tmp_settings, progress=False)
-    store = Store(tmp_settings)
+    store = Store.from_settings(tmp_settings)
     ids = store.ids_for(ARTICLE.name)
     store.collection.delete(ids=ids[:5])
     report = ingest([tmp_settings.store.corpus_dir], tmp_settings, progress=False)
@@ -115,7 +115,7 @@ def test_unreadable_and_missing_paths(tmp_settings: Settings) -> None:
         assert "1 added" in proc.stdout
     else:
         assert "2 added" in proc.stdout
-    assert Store(tmp_settings).ids_for(ARTICLE.name)
+    assert Store.from_settings(tmp_settings).ids_for(ARTICLE.name)
 
 
 def test_summary_line_and_missing_store_created(tmp_settings: Settings) -> None:
@@ -140,7 +140,7 @@ def test_store_that_cannot_be_opened(tmp_path: Path, corpus_copy: Path) -> None:
 
 def test_missing_store_for_queries(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match=r"run `python ingest\.py` first"):
-        Store(Settings(store={"dir": tmp_path / "absent"}))
+        Store.from_settings(Settings(store={"dir": tmp_path / "absent"}))
 
 
 def test_each_file_gets_its_own_vectors(tmp_path: Path) -> None:
@@ -160,7 +160,7 @@ def test_each_file_gets_its_own_vectors(tmp_path: Path) -> None:
     settings = Settings(store={"dir": tmp_path / "store", "corpus_dir": corpus})
     report = ingest([corpus], settings, progress=False)
     assert report.added == [f"doc{i}.md" for i in range(len(topics))] and not report.failed
-    store = Store(settings)
+    store = Store.from_settings(settings)
     got = store.collection.get(include=["embeddings", "metadatas"])
     chunks = {c.id: c for c in store.all_chunks()}
     expected = np.array(LocalEmbeddings.from_settings(settings).embed([chunks[i].embed_text() for i in got["ids"]]))

@@ -27,7 +27,7 @@ def test_add_lists_and_remove_keeps_the_file(library: Settings, tmp_path: Path) 
     from assistant.library import REMOVED_DIR, add, documents, remove
     from assistant.store import Store
 
-    before = {d.source: d for d in documents(Store(library))}
+    before = {d.source: d for d in documents(Store.from_settings(library))}
     main = before["anastrozole-male-fertility.md"]
     assert main.kind == "Markdown" and main.chunks > 50 and main.references >= 5 and main.ingested
     assert "table rows" in main.passages and "references" in main.passages
@@ -37,27 +37,27 @@ def test_add_lists_and_remove_keeps_the_file(library: Settings, tmp_path: Path) 
     upload.write_text(NOTE, encoding="utf-8")
     report = add(library, upload)
     assert not report.failed and report.added == ["my_note_v2.md"], report
-    after = {d.source: d for d in documents(Store(library))}
+    after = {d.source: d for d in documents(Store.from_settings(library))}
     assert set(after) == set(before) | {"my_note_v2.md"} and after["my_note_v2.md"].chunks >= 1
     assert (library.store.corpus_dir / "my_note_v2.md").read_text(encoding="utf-8") == NOTE
 
     note = remove(library, "my_note_v2.md")
     assert "Removed my_note_v2.md" in note
-    assert set(d.source for d in documents(Store(library))) == set(before)
+    assert set(d.source for d in documents(Store.from_settings(library))) == set(before)
     kept = list((library.store.corpus_dir / REMOVED_DIR).glob("*my_note_v2.md"))
     assert len(kept) == 1 and kept[0].read_text(encoding="utf-8") == NOTE
     # the next ingest of the corpus folder does not bring the removed file back (hidden folders are skipped)
     from assistant.ingestion import ingest
 
     ingest([library.store.corpus_dir], library, progress=False)
-    assert "my_note_v2.md" not in {d.source for d in documents(Store(library))}
+    assert "my_note_v2.md" not in {d.source for d in documents(Store.from_settings(library))}
 
 
 def test_corrupt_or_oversized_uploads_change_nothing(library: Settings, tmp_path: Path) -> None:
     from assistant.library import LibraryError, add, documents
     from assistant.store import Store
 
-    before = [d.row()[:5] for d in documents(Store(library))]
+    before = [d.row()[:5] for d in documents(Store.from_settings(library))]
     bad = tmp_path / "broken.pdf"
     bad.write_bytes(b"%PDF-1.7 this is not really a pdf")
     with pytest.raises(LibraryError, match=r"broken\.pdf"):
@@ -70,7 +70,7 @@ def test_corrupt_or_oversized_uploads_change_nothing(library: Settings, tmp_path
     big.write_bytes(b"word " * 300_000)
     with pytest.raises(LibraryError, match="over the 1 MB limit"):
         add(library.updated(ui={"upload_max_mb": 1}), big)
-    assert [d.row()[:5] for d in documents(Store(library))] == before
+    assert [d.row()[:5] for d in documents(Store.from_settings(library))] == before
     corpus = library.store.corpus_dir
     assert not (corpus / "broken.pdf").exists() and not list(corpus.glob(".upload-*"))
 

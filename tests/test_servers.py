@@ -196,7 +196,7 @@ def test_chroma_server_ingest_and_retrieval_match_the_embedded_store(
     from assistant.retrieval import HybridRetriever
     from assistant.store import Store
 
-    remote_store = Store(chroma_settings)
+    remote_store = Store.from_settings(chroma_settings)
     assert remote_store.count() == retriever.store.count() > 0
     assert remote_store.manifest() == retriever.store.manifest()
     again = ingest([CORPUS], chroma_settings, progress=False)  # the manifest lives in the server too
@@ -241,7 +241,10 @@ def test_answer_through_chroma_server_equals_embedded_store_answer(
     assert not a.abstained and any(c.verified for c in a.citations), a.raw
     key = [(c.n, c.chunk_id, c.verified, c.quote) for c in a.citations]
     assert key == [(c.n, c.chunk_id, c.verified, c.quote) for c in remote_answer.citations], (a.raw, remote_answer.raw)
-    assert a.raw == remote_answer.raw
+    # the quotes the model chose, word for word; its free prose may part at a near-tie, since the server and
+    # the in-process engine sum the same logits in another order (seen: "whereas" / "while" after 443 equal
+    # characters once retrieval's passages changed)
+    assert a.raw.split("Answer:")[0] == remote_answer.raw.split("Answer:")[0]
 
 
 def test_chroma_server_stopping_mid_session_is_a_clear_error(tmp_path: Path, retriever) -> None:
@@ -252,7 +255,8 @@ def test_chroma_server_stopping_mid_session_is_a_clear_error(tmp_path: Path, ret
     server = start_chroma(tmp_path / "data", tmp_path / "chroma.log")
     try:
         settings = ingest_into(server, chroma_timeout_s=2.0)
-        remote = HybridRetriever(store=Store(settings), embeddings=LocalEmbeddings(), settings=settings.retrieval)
+        remote = HybridRetriever(store=Store.from_settings(settings), embeddings=LocalEmbeddings(),
+                                 settings=settings.retrieval)
         chain = AnswerChain(settings, remote, no_llm)  # retrieval fails before any model call
         expected = [r.chunk.id for r in retriever.retrieve(QUESTION)]
         assert [r.chunk.id for r in chain.retriever.retrieve(QUESTION)] == expected

@@ -49,6 +49,7 @@ class Pump:
         return (int(found[-1][0]), int(found[-1][1])) if found else (0, 0)
 
 
+@pytest.mark.slow
 def test_ingest_killed_half_way_then_rerun(tmp_path: Path) -> None:
     """SIGKILL during embedding/upsert, edit files, re-run: the store ends exactly as a clean ingest."""
     corpus = tmp_path / "corpus"
@@ -89,6 +90,7 @@ def test_ingest_killed_half_way_then_rerun(tmp_path: Path) -> None:
     assert after.comparable() == clean.comparable()  # same ids, texts and metadata: nothing missing or stale
 
 
+@pytest.mark.slow
 def test_two_ingests_at_once_wait_for_each_other(tmp_path: Path) -> None:
     """Two ingests of one store at once: one writes, the other waits, then finds every file unchanged."""
     corpus = tmp_path / "corpus"

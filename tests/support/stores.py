@@ -19,7 +19,7 @@ def fresh_store(settings: Settings) -> Store:
 
     SharedSystemClient._identifier_to_system.pop(str(settings.store.dir), None)
     SharedSystemClient._identifier_to_refcount.pop(str(settings.store.dir), None)
-    return Store(settings)
+    return Store.from_settings(settings)
 
 
 @dataclass
