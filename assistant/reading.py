@@ -69,6 +69,7 @@ class Reader:
         named: Callable[[str], bool] | None = None,
         kin: Iterable[frozenset[str]] = (),
         kin_cache: dict[str, frozenset[frozenset[str]]] | None = None,
+        conversions: Iterable[tuple[frozenset[str], frozenset[str]]] = (),
     ) -> None:
         self._technical = lru_cache(maxsize=8192)(technical)
         self.aliases = dict(aliases or {})
@@ -77,6 +78,8 @@ class Reader:
         self.kin = set(kin)  # pairs of names one of which is a kind of the other (see kinds())
         # text -> its pairs (:meth:`_kinds_of`); a rebuilt reader with the same aliases may share the last one's
         self.kin_cache = {} if kin_cache is None else kin_cache
+        # (converted, product) of each conversion the corpus states (assistant.verify.conversions)
+        self.conversions = list(conversions)
         self._long_forms: re.Pattern[str] | None = None
 
     def named_in(self, text: str) -> list[tuple[str, str]]:

@@ -55,7 +55,8 @@ log = logging.getLogger(__name__)
 
 _WORDS = re.compile(r"[A-Za-z]+")
 
-#: up to this many chunks, the class/member statements of the whole corpus are read when the checker is built
+#: up to this many chunks, the class/member statements and conversions of the whole corpus are read when the
+#: checker is built (beyond, those of the passages each claim is checked against)
 KIN_CORPUS_MAX_CHUNKS = 1000
 
 
@@ -308,6 +309,7 @@ class HybridRetriever:
         """The attribution checker for the current snapshot: the corpus's names, aliases and word rarity."""
         from assistant.attribution import Attributor
         from assistant.terms import aliases_from, kin_by_name, named_terms
+        from assistant.verify import conversions
 
         if self._bm25 is None:
             self.refresh()
@@ -318,14 +320,16 @@ class HybridRetriever:
                 aliases = aliases_from(texts, plain.is_term)
                 named = named_terms(texts)
                 last = self._attributor[1] if self._attributor else None
-                # class/member pairs: from defined names; from every chunk's sentences when the corpus is small
-                # enough to parse now (parsing grows with the store); else from the evidence's sentences as a
+                # class/member pairs and conversions: from every chunk's sentences when the corpus is small
+                # enough to read now (parsing grows with the store); else from the evidence's sentences as a
                 # claim is checked
+                small = len(texts) <= KIN_CORPUS_MAX_CHUNKS
                 checker = Attributor(self.is_rare_word, aliases, idf=bm25.rarity,
                                      named=lambda w: w in named or any(k in named for k in w.split("-")),
                                      kin=kin_by_name(aliases),
-                                     kin_cache=last.kin_cache if last and last.aliases == aliases else None)
-                if len(texts) <= KIN_CORPUS_MAX_CHUNKS:
+                                     kin_cache=last.kin_cache if last and last.aliases == aliases else None,
+                                     conversions=[c for t in texts for c in conversions(t)] if small else ())
+                if small:
                     checker.kin |= checker.kinds(texts)
                 self._attributor = (bm25, checker)
             return self._attributor[1]

@@ -10,7 +10,10 @@ answer is checked, clause by clause, against the passages the model read:
    sources' own grammar (:mod:`assistant.attribution`), is removed;
 3. a clause that only restates the question (:func:`echoes`) is removed: it is
    the model's yes/no verdict, or the question's premise, in sentence form;
-4. an optional model check (:class:`ModelCheck`, e.g. the yes/no polarity of
+4. a clause that turns a conversion the sources state around ("estrogen to
+   testosterone" where they say "testosterone into estrogens") is removed
+   (:func:`reversed_conversion`);
+5. an optional model check (:class:`ModelCheck`, e.g. the yes/no polarity of
    the answer to a yes/no question) may remove more.
 
 A sentence goes when any of its clauses fails. When nothing supported is left,
@@ -206,6 +209,9 @@ def _check_claim(claim, sentence, passages, attributor, evidence, previous, mode
         wrong = attributor.check(claim, evidence, previous)
         if wrong is not None:
             return ClaimCheck(claim=claim, kept=False, how="attribution", reason=wrong.reason())
+    turned = reversed_conversion(claim, passages, attributor.conversions if attributor is not None else ())
+    if turned:
+        return ClaimCheck(claim=claim, kept=False, how="direction", reason=turned)
     if model_check is not None:
         verdict = model_check(claim, sentence)
         if verdict is not None:
@@ -213,6 +219,55 @@ def _check_claim(claim, sentence, passages, attributor, evidence, previous, mode
             return ClaimCheck(claim=claim, kept=keep, how="model", reason=why)
     return ClaimCheck(claim=claim, kept=True, how="unchecked" if attributor is None else "attribution",
                       reason="no contradiction found")
+
+
+_PHRASE = r"([^.;:()]{2,80}?)"
+#: (pattern, whether group 1 is the source of the conversion): "converting A into B", "conversion of A to B",
+#: "A is converted to B", "B conversion from A", "A-to-B conversion"
+_END = r"(?=[,.;)]|\s+(?:and|which|by|in|while|whereas|so)\b|$)"
+_CONVERSIONS = (
+    (re.compile(rf"\bconver(?:t|ts|ting|sion of)\s+{_PHRASE}\s+(?:in)?to\s+{_PHRASE}{_END}", re.I), True),
+    (re.compile(rf"\b{_PHRASE}\s+(?:is|are|gets?|being)\s+(?:\w+ly\s+)?converted\s+(?:in)?to\s+{_PHRASE}{_END}",
+                re.I), True),
+    (re.compile(rf"\b(\w+(?:\s+\w+)?)\s+conversion\s+from\s+{_PHRASE}{_END}", re.I), False),
+    (re.compile(r"\b([\w-]+)-to-([\w-]+)\s+conversion", re.I), True),
+)
+
+
+def conversions(text: str) -> list[tuple[frozenset[str], frozenset[str]]]:
+    """(what is converted, what it becomes) of each conversion the text states, as sets of index terms."""
+    out = []
+    for pattern, forward in _CONVERSIONS:
+        for m in pattern.finditer(text):
+            a, b = (m.group(1), m.group(2)) if forward else (m.group(2), m.group(1))
+            ta, tb = frozenset(tokenize(a)) - _NOT_A_THING, frozenset(tokenize(b)) - _NOT_A_THING
+            if ta and tb and not ta & tb:
+                out.append((ta, tb))
+    return out
+
+
+_NOT_A_THING = frozenset(tokenize("including such like e.g. certain some circulating portion levels level"))
+
+
+def reversed_conversion(claim: str, passages: Sequence[str],
+                        corpus: Sequence[tuple[frozenset[str], frozenset[str]]] = ()) -> str:
+    """Why the claim states a conversion the wrong way round ("" if it does not).
+
+    Why: a 1.5B model wrote "aromatase, which is responsible for converting estrogen to testosterone" above a
+    passage saying "converting androgens, including testosterone, into estrogens". Neither the attribution
+    check (the same agent, aromatase, does the converting) nor the echo check sees a direction; and the
+    passages the model read that time stated no conversion at all (it wrote from its own memory), so the
+    conversions the whole corpus states (``corpus``, read with the attribution checker) count too. The
+    claim is removed only when the sources state the opposite direction and never the claim's.
+    """
+    stated = [c for p in passages for c in conversions(p)] + list(corpus)
+    for a, b in conversions(claim):
+        same = any(a & sa and b & sb for sa, sb in stated)
+        opposite = next(((sa, sb) for sa, sb in stated if a & sb and b & sa), None)
+        if opposite and not same:
+            return (f"turns a conversion the sources state around: they convert {' '.join(sorted(opposite[0]))} "
+                    f"into {' '.join(sorted(opposite[1]))}, not the other way")
+    return ""
 
 
 def assemble(prose: str, quotes: Sequence[tuple[int, str] | tuple[int, str, str]]) -> str:

@@ -179,3 +179,31 @@ def test_class_and_member_are_one_agent_but_two_members_are_not(retriever) -> No
     claim = ("A SERM in the hypothalamus/pituitary helps to increase LH, FSH, and testosterone by blocking "
              "estrogen feedback.")
     assert not verify(claim, passages, att, att.first_named(question)).removed
+
+
+def test_conversions_are_read_in_their_direction() -> None:
+    from assistant.verify import conversions
+
+    assert conversions("the aromatase enzyme, which is responsible for converting androgens, including "
+                       "testosterone, into estrogens.") == [(frozenset({"androgen", "testosteron"}),
+                                                             frozenset({"estrogen"}))]
+    assert conversions("A portion of circulating testosterone is naturally converted into estradiol by the "
+                       "enzyme aromatase.") == [(frozenset({"testosteron"}), frozenset({"estradiol"}))]
+    assert conversions("it blocks the testosterone-to-estrogen conversion") == [
+        (frozenset({"testosteron"}), frozenset({"estrogen"}))]
+    assert conversions("Aromatase inhibition, reducing estrogen conversion from testosterone.")[0][0] == {
+        "testosteron"}
+    assert conversions("Anastrozole lowers estrogen and raises testosterone.") == []
+
+
+def test_a_conversion_turned_around_is_removed_even_when_the_passages_state_none(retriever) -> None:
+    """The passages the model read said nothing of aromatase's conversion; the corpus does, the other way."""
+    att = retriever.attributor()
+    passages = ["A study from Cleveland Clinic and UCLA suggested that Anastrozole can improve sperm count "
+                "even in men without elevated estrogen levels."]
+    bad = verify("It targets aromatase, which is responsible for converting estrogen to testosterone.", passages,
+                 att, "anastrozole")
+    assert [c.how for c in bad.checks] == ["direction"] and "not the other way" in bad.checks[0].reason
+    for good in ("It targets aromatase, which converts testosterone into estrogen.",
+                 "It reduces the conversion of testosterone to estradiol."):
+        assert not verify(good, passages, att, "anastrozole").removed, good
