@@ -45,6 +45,7 @@ from assistant.bm25 import BM25Index
 from assistant.chunking import Chunk
 from assistant.embeddings import LocalEmbeddings
 from assistant.lexicon import american_spelling, tokenize, word_forms
+from assistant.ranking import entries_placed, names, neighbours
 from assistant.settings import RetrievalSettings
 from assistant.store import Store
 
@@ -66,56 +67,6 @@ class Retrieved:
     score: float  # fused score (comparable within one query only)
     dense: float | None  # cosine similarity, if the chunk was a dense candidate
     bm25: float | None  # BM25 score, if any query term occurs in the chunk
-
-
-def _names(chunk: Chunk, word: str) -> bool:
-    """The passage is about ``word``: it names it in its first sentence (a list item's or table row's label
-    included), not only in passing further on."""
-    from assistant.chunking import split_sentences
-
-    spans = split_sentences(chunk.text)
-    head = chunk.text[: spans[0][1]] if spans else chunk.text
-    return re.search(rf"\b{re.escape(word)}", head, re.I) is not None
-
-
-def _entries_placed(ranked: list[tuple[float, int | str, float | None]], chunks: Sequence[Chunk], k: int,
-                    literature: bool) -> list[tuple[float, int | str, float | None]]:
-    """``ranked`` without reference-list entries, or (``literature``) with the best entry moved up to the
-    ``k``-th place if none is above it. Dense hits newer than the snapshot (ids, kind unknown) stay."""
-
-    def entry(key: int | str) -> bool:
-        return not isinstance(key, str) and chunks[key].kind == "reference"
-
-    if not literature:
-        return [t for t in ranked if not entry(t[1])]
-    first = next((i for i, t in enumerate(ranked) if entry(t[1])), None)
-    if first is None or first < k or k < 1:
-        return ranked
-    return [*ranked[: k - 1], ranked[first], *ranked[k - 1 : first], *ranked[first + 1 :]]
-
-
-def neighbours(chunks: Sequence[Chunk]) -> np.ndarray:
-    """(n, 2) positions of each chunk's previous and next chunk in the same source and section; -1 if none.
-
-    Chunks are matched by (source, index); a key held by more than one chunk
-    (e.g. records written without a chunk index) links nothing.
-    """
-    pos: dict[tuple[str, int], int] = {}
-    shared: set[tuple[str, int]] = set()
-    for i, c in enumerate(chunks):
-        key = (c.source, c.index)
-        if key in pos:
-            shared.add(key)
-        pos[key] = i
-    out = np.full((len(chunks), 2), -1, dtype=np.int64)
-    for i, c in enumerate(chunks):
-        if (c.source, c.index) in shared:
-            continue
-        for col, j in ((0, c.index - 1), (1, c.index + 1)):
-            p = pos.get((c.source, j))
-            if p is not None and (c.source, j) not in shared and chunks[p].section == c.section:
-                out[i, col] = p
-    return out
 
 
 class HybridRetriever:
@@ -189,7 +140,7 @@ class HybridRetriever:
         acc, sparse = bm25.search(query, s.candidate_k)
         ranked = self._score_fusion(dense, acc, sparse, by_id, nbrs)
         if literature is not None:
-            ranked = _entries_placed(ranked, chunks, min(k, s.top_k), literature)
+            ranked = entries_placed(ranked, chunks, min(k, s.top_k), literature)
         best = ranked[:k]
         if s.max_score_gap is not None and best:
             best = [t for t in best if best[0][0] - t[0] <= s.max_score_gap]
@@ -228,12 +179,12 @@ class HybridRetriever:
             return ranked[:k]
         chosen: list[Retrieved] = ranked[:1] if len(terms) > 1 else ranked[:k]
         for _, word in terms:
-            if len(terms) == 1 and any(_names(r.chunk, word) for r in chosen):
+            if len(terms) == 1 and any(names(r.chunk, word) for r in chosen):
                 break
             others = [w for _, w in terms if w != word]
             sub = re.sub("|".join(re.escape(w) for w in others), " ", query, flags=re.I) if others else query
             if len(terms) == 1:
-                pool = [r for r in self.retrieve(sub, self.settings.candidate_k, literature) if _names(r.chunk, word)]
+                pool = [r for r in self.retrieve(sub, self.settings.candidate_k, literature) if names(r.chunk, word)]
             else:
                 pool = self.retrieve(sub, 2 * k, literature)
             pick = next((r for r in pool if all(r.chunk.id != c.chunk.id for c in chosen)), None)

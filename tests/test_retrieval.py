@@ -3,7 +3,8 @@ import numpy as np
 from assistant.bm25 import BM25Index
 from assistant.chunking import Chunk
 from assistant.condense import standalone_query
-from assistant.retrieval import HybridRetriever, neighbours
+from assistant.ranking import entries_placed, neighbours
+from assistant.retrieval import HybridRetriever
 
 
 def test_aromatase_passage_first_for_dense_search(retriever) -> None:
@@ -177,14 +178,12 @@ def _ranked_of(kinds: list[str]) -> tuple[list[tuple[float, int, None]], list[Ch
 
 
 def test_reference_entries_leave_a_non_literature_ranking_and_the_best_gets_a_place_in_one() -> None:
-    from assistant.retrieval import _entries_placed
-
     ranked, chunks = _ranked_of(["text", "text", "table_row", "reference", "text", "reference"])
-    assert [t[1] for t in _entries_placed(ranked, chunks, 3, False)] == [0, 1, 2, 4]
-    assert [t[1] for t in _entries_placed(ranked, chunks, 3, True)] == [0, 1, 3, 2, 4, 5]
-    assert _entries_placed(ranked, chunks, 4, True) == ranked  # already among the first four
+    assert [t[1] for t in entries_placed(ranked, chunks, 3, False)] == [0, 1, 2, 4]
+    assert [t[1] for t in entries_placed(ranked, chunks, 3, True)] == [0, 1, 3, 2, 4, 5]
+    assert entries_placed(ranked, chunks, 4, True) == ranked  # already among the first four
     unknown = [(0.9, "new-id", 0.5), *ranked]  # a dense hit newer than the snapshot: its kind is unknown, kept
-    assert _entries_placed(unknown, chunks, 3, False)[0][1] == "new-id"
+    assert entries_placed(unknown, chunks, 3, False)[0][1] == "new-id"
 
 
 def test_a_topic_question_gets_passages_not_the_paper_titled_with_its_topic(retriever) -> None:
