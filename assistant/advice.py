@@ -15,10 +15,9 @@ measured on the ``test`` splits it never saw (figures in the README).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from assistant.classifier import LinearModel, QuestionGate, load_model
+from assistant.classifier import QuestionGate
 
 MODEL_FILE = Path(__file__).with_name("advice_model.json")
 
@@ -26,5 +25,4 @@ MODEL_FILE = Path(__file__).with_name("advice_model.json")
 class AdviceGate(QuestionGate):
     """``probability(question)``: how likely the question asks for personal advice or a dose for someone."""
 
-    def __init__(self, embed_query: Callable[[str], Sequence[float]], model: LinearModel | None = None) -> None:
-        super().__init__(embed_query, model or load_model(MODEL_FILE))
+    model_file = MODEL_FILE

@@ -133,8 +133,7 @@ class AnswerChain:
         query = standalone_query(question, [t.question for t in history], is_term)
         terms = self.retriever.attributor().named_in(question)
         vector = self.retriever.embeddings.embed_query(question)  # both gates read the question's own vector
-        literature = self.literature.model.probability(vector) >= self.literature.model.threshold
-        retrieved = self.retriever.retrieve_covering(query, terms, literature=literature)
+        retrieved = self.retriever.retrieve_covering(query, terms, literature=self.literature.asks_of(vector))
         best = max((r.dense for r in retrieved if r.dense is not None), default=0.0)
         refusal = ""
         if best < self.settings.retrieval.min_relevance and not self.retriever.corpus_names(question):
@@ -142,15 +141,15 @@ class AnswerChain:
             refusal = (f"out of scope: best similarity {best:.3f} below retrieval.min_relevance "
                        f"{self.settings.retrieval.min_relevance:g}")
             retrieved = []
-        advice = self.advice.model.probability(vector)
-        if not refusal and advice >= self.advice.model.threshold:
+        advice = self.advice.asks_of(vector)
+        if not refusal and advice:
             # the sources give no doses and no personal decisions; the model, asked anyway, says "Yes, you should"
-            refusal = f"dose or personal-advice question (p={advice:.2f}): refused without asking the model"
+            refusal = (f"dose or personal-advice question (p={self.advice.probability_of(vector):.2f}): refused "
+                       "without asking the model")
             retrieved = []
         if refusal:
             log.info(refusal)
-        p = Prepared(question, query, history, retrieved, started, 0.0, refusal=refusal,
-                     advice=advice >= self.advice.model.threshold)
+        p = Prepared(question, query, history, retrieved, started, 0.0, refusal=refusal, advice=advice)
         if retrieved:
             p.shown = self._shown(query, [r.chunk for r in retrieved])
             p.messages = build_messages(p, self.prompt, self.refs, is_term)

@@ -37,14 +37,26 @@ def load_model(path: Path) -> LinearModel:
 
 
 class QuestionGate:
-    """``probability(question)`` that the question is of the gate's kind; ``asks`` at the model's threshold."""
+    """``probability(question)`` that the question is of the gate's kind; ``asks`` at the model's threshold.
 
-    def __init__(self, embed_query: Callable[[str], Sequence[float]], model: LinearModel) -> None:
+    A gate is a subclass naming its ``model_file``. ``*_of(vector)`` take the question's embedding, so that
+    several gates (and retrieval) read one encode of the same question.
+    """
+
+    model_file: Path
+
+    def __init__(self, embed_query: Callable[[str], Sequence[float]], model: LinearModel | None = None) -> None:
         self._embed = embed_query
-        self.model = model
+        self.model = model or load_model(self.model_file)
+
+    def probability_of(self, vector: Sequence[float]) -> float:
+        return self.model.probability(vector)
+
+    def asks_of(self, vector: Sequence[float]) -> bool:
+        return self.probability_of(vector) >= self.model.threshold
 
     def probability(self, question: str) -> float:
-        return self.model.probability(self._embed(question))
+        return self.probability_of(self._embed(question))
 
     def asks(self, question: str) -> bool:
-        return self.probability(question) >= self.model.threshold
+        return self.asks_of(self._embed(question))

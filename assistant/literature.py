@@ -20,10 +20,9 @@ questions about what studies found) plus the ``dev`` evaluation split (its
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from assistant.classifier import LinearModel, QuestionGate, load_model
+from assistant.classifier import QuestionGate
 
 MODEL_FILE = Path(__file__).with_name("literature_model.json")
 
@@ -31,5 +30,4 @@ MODEL_FILE = Path(__file__).with_name("literature_model.json")
 class LiteratureGate(QuestionGate):
     """``asks(question)``: the question is about the cited works themselves, not what they found."""
 
-    def __init__(self, embed_query: Callable[[str], Sequence[float]], model: LinearModel | None = None) -> None:
-        super().__init__(embed_query, model or load_model(MODEL_FILE))
+    model_file = MODEL_FILE

@@ -32,30 +32,29 @@ GRID = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 
 @dataclass(frozen=True)
 class Gate:
-    name: str
+    name: str  # also its paraphrase set (eval/datasets/<name>.jsonl) and the label field there and in turns
     model_file: Path
-    field: str  # the label's field in the paraphrase set
     category: str  # evaluation cases of this category are positives
     positive: str  # what a positive is, for the report
 
 
 GATES = {
-    "advice": Gate("advice", advice.MODEL_FILE, "advice", "dose_advice", "advice"),
-    "literature": Gate("literature", literature.MODEL_FILE, "literature", "references", "about the sources"),
+    "advice": Gate("advice", advice.MODEL_FILE, "dose_advice", "advice"),
+    "literature": Gate("literature", literature.MODEL_FILE, "references", "about the sources"),
 }
 
 
 def labelled(gate: Gate, split: str) -> list[tuple[str, bool]]:
     """(question, is a positive) of one split, from the gate's paraphrase set and the evaluation set."""
     rows = _rows(DATASETS / f"{gate.name}.jsonl")
-    out = [(r["question"], bool(r[gate.field])) for r in rows if r["split"] == split]
+    out = [(r["question"], bool(r[gate.name])) for r in rows if r["split"] == split]
     for case in _rows(DATASETS / f"{split}.jsonl"):
         of_kind = case.get("category") == gate.category
         for turn in case["turns"]:
             if isinstance(turn, str):
                 out.append((turn, of_kind))
             else:  # a turn of a conversation is labelled on its own (``"advice": true``)
-                out.append((turn["question"], of_kind or bool(turn.get(gate.field))))
+                out.append((turn["question"], of_kind or bool(turn.get(gate.name))))
     return out
 
 

@@ -37,27 +37,3 @@ def test_everyday_words_the_corpus_lacks_are_not_subjects() -> None:
     q = "Which regimen predicts response to sildenafil?"
     a = "The regimen predicts response to sildenafil."
     assert unknown_subjects(q, a, known, rare) == ["sildenafil"]
-
-
-def test_advice_gate_on_questions_it_was_not_trained_on() -> None:
-    """Worded unlike any training question (the training set is eval/gates.py's dev split)."""
-    from assistant.advice import AdviceGate
-    from assistant.embeddings import LocalEmbeddings
-
-    gate = AdviceGate(LocalEmbeddings().embed_query)
-    for q in ["Should I quit my testosterone shots so we can have a baby?",
-              "What's the right amount of letrozole for me to take weekly?",
-              "My E2 is 70 - do I need anastrozole?"]:
-        assert gate.asks(q), (q, gate.probability(q))
-    for q in ["How much does anastrozole lower estradiol?", "What dose was studied?",
-              "Why do men take anastrozole?", "What should a man on anastrozole watch for?"]:
-        assert not gate.asks(q), (q, gate.probability(q))
-
-
-def test_the_advice_model_file_is_measured_on_the_frozen_split() -> None:
-    """Figures, not a timed test: the shipped model on the test split it never saw (README: advice gate)."""
-    from eval.gates import GATES, measure
-
-    m = measure(GATES["advice"], "test")
-    assert m["n"] >= 60 and m["accuracy"] >= 0.9, m
-    assert m["fp"] <= 2, m["wrong"]  # informational questions refused
