@@ -305,18 +305,23 @@ def _inline(text: Any, limit: int | None = None) -> str:
     return s.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _seconds(metric: str) -> bool:
+    """A metric measured in seconds (``latency_s``), printed with a unit; every other is a score or a rate."""
+    return metric.endswith("_s")
+
+
 def fmt_value(x: float, metric: str = "") -> str:
     if x is None or math.isnan(x):
         return "–"
-    return f"{x:.2f} s" if metric.endswith("_s") else f"{x:.3f}"  # seconds, or a score or rate
+    return f"{x:.2f} s" if _seconds(metric) else f"{x:.3f}"
 
 
 def fmt_ci(ci: Interval, metric: str = "", signed: bool = False) -> str:
     if math.isnan(ci.mean):
         return "–"
     if signed:
-        unit = " s" if metric.endswith("_s") else ""
-        digits = 2 if metric.endswith("_s") else 3
+        unit = " s" if _seconds(metric) else ""
+        digits = 2 if _seconds(metric) else 3
         return f"{ci.mean:+.{digits}f}{unit} [{ci.lo:+.{digits}f}, {ci.hi:+.{digits}f}]"
     return f"{fmt_value(ci.mean, metric)} [{fmt_value(ci.lo, metric)}, {fmt_value(ci.hi, metric)}]"
 
@@ -349,7 +354,7 @@ def _render_case(c: CaseChange) -> list[str]:
     lines += ["| metric | A | B | B − A |", "|---|---:|---:|---:|"]
     for m in c.moves:
         a, b = fmt_value(m.a, m.metric), fmt_value(m.b, m.metric)
-        d = f"{m.delta:+.2f} s" if m.metric.endswith("_s") else f"{m.delta:+.3f}"
+        d = f"{m.delta:+.2f} s" if _seconds(m.metric) else f"{m.delta:+.3f}"
         lines.append(f"| {m.metric} | {a} | {b} | {d} |")
     lines.append("")
     for label, answer, abstained in (("A", c.answer_a, c.abstained_a), ("B", c.answer_b, c.abstained_b)):
