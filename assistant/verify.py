@@ -103,11 +103,13 @@ def verify(
     answer, polarity = strip_polarity(answer)
     if polarity:
         checks.append(ClaimCheck(claim=polarity, kept=False, how="polarity", reason=POLARITY_REASON))
+    # the conversions the sources state, read once for every claim: the passages', and the corpus's
+    stated = [c for p in passages for c in conversions(p)] + (attributor.conversions if attributor is not None else [])
     for sentence in sentences(answer):
         ok = True
         for claim in clauses(sentence):
             check = _check_claim(claim, sentence, passages, attributor, evidence, previous, model_check,
-                                 (question, resolved))
+                                 (question, resolved), stated)
             checks.append(check)
             ok = ok and check.kept
         if attributor is not None:
@@ -200,7 +202,8 @@ def echoes(claim: str, question: str, resolved: str = "") -> bool:
 _HEAD = re.compile(r",\s+|\s+(?:by|because|through|since|as|which|so that|thereby)\s+", re.I)
 
 
-def _check_claim(claim, sentence, passages, attributor, evidence, previous, model_check, asked=("", "")) -> ClaimCheck:
+def _check_claim(claim, sentence, passages, attributor, evidence, previous, model_check, asked=("", ""),
+                 stated: Sequence[tuple[frozenset[str], frozenset[str]]] = ()) -> ClaimCheck:
     if is_verbatim(claim, passages):
         return ClaimCheck(claim=claim, kept=True, how="verbatim", reason="a slice of a passage")
     if echoes(claim, *asked):
@@ -209,7 +212,7 @@ def _check_claim(claim, sentence, passages, attributor, evidence, previous, mode
         wrong = attributor.check(claim, evidence, previous)
         if wrong is not None:
             return ClaimCheck(claim=claim, kept=False, how="attribution", reason=wrong.reason())
-    turned = reversed_conversion(claim, passages, attributor.conversions if attributor is not None else ())
+    turned = reversed_conversion(claim, stated)
     if turned:
         return ClaimCheck(claim=claim, kept=False, how="direction", reason=turned)
     if model_check is not None:
@@ -249,18 +252,16 @@ def conversions(text: str) -> list[tuple[frozenset[str], frozenset[str]]]:
 _NOT_A_THING = frozenset(tokenize("including such like e.g. certain some circulating portion levels level"))
 
 
-def reversed_conversion(claim: str, passages: Sequence[str],
-                        corpus: Sequence[tuple[frozenset[str], frozenset[str]]] = ()) -> str:
+def reversed_conversion(claim: str, stated: Sequence[tuple[frozenset[str], frozenset[str]]]) -> str:
     """Why the claim states a conversion the wrong way round ("" if it does not).
 
     Why: a 1.5B model wrote "aromatase, which is responsible for converting estrogen to testosterone" above a
     passage saying "converting androgens, including testosterone, into estrogens". Neither the attribution
     check (the same agent, aromatase, does the converting) nor the echo check sees a direction; and the
-    passages the model read that time stated no conversion at all (it wrote from its own memory), so the
-    conversions the whole corpus states (``corpus``, read with the attribution checker) count too. The
-    claim is removed only when the sources state the opposite direction and never the claim's.
+    passages the model read that time stated no conversion at all (it wrote from its own memory), so
+    ``stated`` holds the passages' conversions and those the whole corpus states (read with the attribution
+    checker). The claim is removed only when the sources state the opposite direction and never the claim's.
     """
-    stated = [c for p in passages for c in conversions(p)] + list(corpus)
     for a, b in conversions(claim):
         same = any(a & sa and b & sb for sa, sb in stated)
         opposite = next(((sa, sb) for sa, sb in stated if a & sb and b & sa), None)
