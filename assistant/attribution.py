@@ -22,13 +22,16 @@ are names: :mod:`assistant.terms`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from assistant.reading import Reader, Reading
 
 MIN_WORDS = 2  # a claim fact needs at least this many content words to be judged
 ALT_MIN = 0.5  # the other agent must carry at least half of the claim's words (idf-weighted) ...
 MARGIN = 0.3  # ... and clearly more than the claim's own agent does
+#: against the whole corpus, the other agent must carry every one of the claim's words: the article says a great
+#: deal of its main subjects, so half of a claim's words ("pituitary gland") are said of anastrozole somewhere
+CORPUS_ALT_MIN = 1.0
 
 
 @dataclass(frozen=True)
@@ -41,19 +44,48 @@ class Misattribution:
     term: str = ""  # an object swap: the claim's term ...
     instead: str = ""  # ... where the sources have this one
     polarity: str = ""  # a contradiction in direction, said in words
+    where: str = ""  # "" when the passages shown say it; else where else in the sources (the whole corpus)
 
     def reason(self) -> str:
         if self.polarity:
-            return self.polarity
-        if self.term:
-            return (f"the sources say this of {self.agent} with {self.instead}, and never name {self.term} "
+            text = self.polarity
+        elif self.term:
+            text = (f"the sources say this of {self.agent} with {self.instead}, and never name {self.term} "
                     f"with {self.agent}")
-        return (f"the sources say “{' '.join(self.words)}” of {self.other}, not of {self.agent} "
-                f"({self.alt:.2f} vs {self.own:.2f} of the claim's words)")
+        else:
+            text = (f"the sources say “{' '.join(self.words)}” of {self.other}, not of {self.agent} "
+                    f"({self.alt:.2f} vs {self.own:.2f} of the claim's words)")
+        return f"{text} ({self.where})" if self.where else text
 
 
 class Attributor(Reader):
-    """Checks claims against evidence: the claim's facts read as the sources read them (see :class:`Reader`)."""
+    """Checks claims against evidence: the claim's facts read as the sources read them (see :class:`Reader`).
+
+    ``corpus`` is the reading of every chunk of the corpus when it is small enough to read at once (set by
+    the retriever), for :meth:`against_sources`.
+    """
+
+    corpus: Reading | None = None
+
+    def against_sources(
+        self, claim: str, evidence: Sequence[str] | Reading, previous: str | None = None
+    ) -> Misattribution | None:
+        """:meth:`check` against the passages shown, then, if they settle nothing, against the whole corpus.
+
+        Why: the model also writes from its own memory. "Tamoxifen and Clomiphene both act on the aromatase
+        enzyme" came with three passages on SERMs that never name aromatase, so nothing in them gives it to
+        another agent; the article does, to anastrozole, in a dozen clauses, and never to either SERM. The
+        corpus's reading of the claim's own agent only grows (it includes the passages), so a claim the
+        passages support stays supported; but the other agent must carry all of the claim's words
+        (``CORPUS_ALT_MIN``), not half: "LH comes from the pituitary gland" was otherwise given to anastrozole,
+        of which the article says "pituitary gland" once.
+        """
+        wrong = self.check(claim, evidence, previous)
+        if wrong is None and self.corpus is not None:
+            wrong = self.check(claim, self.corpus, previous, alt_min=CORPUS_ALT_MIN)
+            if wrong is not None:
+                wrong = replace(wrong, where="read in the whole corpus, not only the passages shown")
+        return wrong
 
     def _share(self, words: Iterable[str], have: set[str]) -> tuple[float, tuple[str, ...]]:
         words = list(words)
@@ -70,14 +102,14 @@ class Attributor(Reader):
         return merged
 
     def check(
-        self, claim: str, evidence: Sequence[str] | Reading, previous: str | None = None
+        self, claim: str, evidence: Sequence[str] | Reading, previous: str | None = None, alt_min: float = ALT_MIN,
     ) -> Misattribution | None:
         """The first fact of ``claim`` that the evidence clearly gives to another agent, or denies, or None.
 
         A claim "A does W" is misattributed when the evidence says W of another
         named agent B (B's share of W, idf-weighted, at least ``ALT_MIN``) while
         saying clearly less of it about A, as agent or in any clause A takes
-        part in (at least ``MARGIN`` less). B must not be named in the claim
+        part in, or about A's class or members (at least ``MARGIN`` less). B must not be named in the claim
         itself: "A, unlike B, does W" is about both. It is contradicted when it
         says A changes a named term the evidence says A does not ("No direct
         impact on ITT"), or the other way round.
@@ -95,7 +127,14 @@ class Attributor(Reader):
         for agent, words in claim_facts.items():
             if len(words) < MIN_WORDS or not self.is_named(agent):
                 continue
-            own, _ = self._share(words, mentions.get(agent, set()))
+            # what the evidence says of the agent, or of its class or members ("SERMs ... block estrogen
+            # feedback" is what a table row says of clomiphene, a SERM)
+            own_words = set(mentions.get(agent, set()))
+            for pair in kin:
+                if agent in pair:
+                    for k in pair - {agent}:
+                        own_words |= mentions.get(k, set())
+            own, _ = self._share(words, own_words)
             best: tuple[float, str, tuple[str, ...]] | None = None
             for other, have in facts.items():
                 if other in named or not self.is_named(other) or frozenset((agent, other)) in kin:
@@ -103,7 +142,7 @@ class Attributor(Reader):
                 alt, hit = self._share(words, have)
                 if best is None or alt > best[0]:
                     best = (alt, other, hit)
-            if best and best[0] >= ALT_MIN and best[0] - own >= MARGIN:
+            if best and best[0] >= alt_min - 1e-9 and best[0] - own >= MARGIN:
                 return Misattribution(agent, best[1], round(own, 3), round(best[0], 3), _in_order(best[2], claim))
             swapped = self._swapped_object(agent, words, facts, mentions)
             if swapped:

@@ -271,9 +271,9 @@ class HybridRetriever:
                 aliases = aliases_from(texts, plain.is_term)
                 named = named_terms(texts)
                 last = self._attributor[1] if self._attributor else None
-                # class/member pairs and conversions: from every chunk's sentences when the corpus is small
-                # enough to read now (parsing grows with the store); else from the evidence's sentences as a
-                # claim is checked
+                # class/member pairs, conversions and who-does-what: from every chunk's sentences when the
+                # corpus is small enough to read now (parsing grows with the store); else from the evidence's
+                # sentences as a claim is checked
                 small = len(texts) <= KIN_CORPUS_MAX_CHUNKS
                 checker = Attributor(self.is_rare_word, aliases, idf=bm25.rarity,
                                      named=lambda w: w in named or any(k in named for k in w.split("-")),
@@ -282,6 +282,7 @@ class HybridRetriever:
                                      conversions=[c for t in texts for c in conversions(t)] if small else ())
                 if small:
                     checker.kin |= checker.kinds(texts)
+                    checker.corpus = checker.evidence(texts)
                 self._attributor = (bm25, checker)
             return self._attributor[1]
 

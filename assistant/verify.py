@@ -209,7 +209,7 @@ def _check_claim(claim, sentence, passages, attributor, evidence, previous, mode
     if echoes(claim, *asked):
         return ClaimCheck(claim=claim, kept=False, how="echo", reason=ECHO_REASON)
     if attributor is not None:
-        wrong = attributor.check(claim, evidence, previous)
+        wrong = attributor.against_sources(claim, evidence, previous)
         if wrong is not None:
             return ClaimCheck(claim=claim, kept=False, how="attribution", reason=wrong.reason())
     turned = reversed_conversion(claim, stated)

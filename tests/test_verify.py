@@ -207,3 +207,30 @@ def test_a_conversion_turned_around_is_removed_even_when_the_passages_state_none
     for good in ("It targets aromatase, which converts testosterone into estrogen.",
                  "It reduces the conversion of testosterone to estradiol."):
         assert not verify(good, passages, att, "anastrozole").removed, good
+
+
+def test_a_claim_the_passages_are_silent_on_is_checked_against_the_whole_corpus(retriever) -> None:
+    """Passages on the two SERMs never name aromatase, so they give the claim to no other agent; the article
+    gives every word of it to anastrozole and never to a SERM. The corpus is read with a stricter bar (all of
+    the claim's words, not half), so a claim sharing a few words with the article's main subject stays."""
+    att = retriever.attributor()
+    assert att.corpus is not None
+    passages = [
+        "Tamoxifen ∞ As another SERM, Tamoxifen acts similarly to Clomiphene by blocking estrogen receptors in "
+        "the hypothalamus and pituitary, thereby increasing gonadotropin release.",
+        "Clomiphene Citrate (Clomid) ∞ This medication is a Selective Estrogen Receptor Modulator (SERM).",
+    ]
+    bad = verify("Tamoxifen and Clomiphene both act on the aromatase enzyme.", passages, att, "tamoxifen")
+    assert [c.how for c in bad.checks] == ["attribution"], bad.checks
+    assert "of anastrozole" in bad.checks[0].reason and "whole corpus" in bad.checks[0].reason
+    for good in ("Tamoxifen blocks estrogen receptors in the hypothalamus and pituitary.",
+                 "GnRH comes from the hypothalamus, and LH comes from the pituitary gland."):
+        assert not verify(good, passages, att, "tamoxifen").removed, good
+
+
+def test_a_choice_question_answered_with_the_wrong_option_is_removed(retriever) -> None:
+    question = "Does anastrozole stop estrogen from being made, or does it block the estrogen receptor?"
+    att = retriever.attributor()
+    passages = _passages(retriever, question)
+    assert verify("Anastrozole blocks the estrogen receptor.", passages, att, "anastrozole").removed
+    assert not verify("Anastrozole blocks estrogen production.", passages, att, "anastrozole").removed
