@@ -16,6 +16,7 @@ the sources; they are marked as chosen by retrieval, not by the model.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -32,9 +33,15 @@ class Unit:
     n: int  # the passage's number in the answer (1-based)
     text: str  # exact slice of the chunk text
     label: str = ""  # "<row label>, <column header>" for a table cell
+    topic: str = ""  # the list item's label a later sentence of the item is about ("Gonadorelin"), for embedding
 
     def embed_text(self) -> str:
-        return f"{self.label}: {self.text}" if self.label else self.text
+        """What the unit is compared with the question as: with its cell's row and column, or with the list
+        item it belongs to. Why the item: "Administered in a pulsatile fashion, it directly stimulates the
+        pituitary ..." does not name gonadorelin, and without the name it ranked below sentences that
+        do not answer "is gonadorelin given continuously?"."""
+        head = self.label or self.topic
+        return f"{head}: {self.text}" if head else self.text
 
 
 def table_cells(chunk: Chunk) -> list[tuple[str, str]]:
@@ -45,11 +52,28 @@ def table_cells(chunk: Chunk) -> list[tuple[str, str]]:
             for j in range(1, len(cells)) if cells[j]]
 
 
+_ITEM = re.compile(r"^\s*[-*]\s*([^∞\n]{2,60}?)\s*∞\s", re.M)
+
+
+def _topics(text: str) -> list[tuple[int, str]]:
+    """(where a list item's body starts, the item's label) for each "- Label ∞ ..." item of the text."""
+    return [(m.end(), m.group(1).strip()) for m in _ITEM.finditer(text)]
+
+
 def units(n: int, chunk: Chunk) -> list[Unit]:
     """The passage's sentences (a reference entry whole, as the grammar quotes them); a table row's cells."""
     if chunk.kind == "table_row":
         return [Unit(n, text, label) for label, text in table_cells(chunk)]
-    return [Unit(n, text.strip()) for text in sentence_units(chunk) if text.strip()]
+    topics = _topics(chunk.text)
+    out, at = [], 0
+    for text in sentence_units(chunk):
+        start = chunk.text.find(text, at)
+        at = max(at, start)
+        # the item the sentence sits in, unless the sentence holds the item's label itself
+        inside = [label for begin, label in topics if begin <= start and "\n\n" not in chunk.text[begin:start]]
+        if text.strip():
+            out.append(Unit(n, text.strip(), topic=inside[-1] if inside else ""))
+    return out
 
 
 _SUBJECTS = {"nsubj", "nsubjpass", "expl", "csubj"}

@@ -38,6 +38,22 @@ def test_units_split_prose_into_sentences_and_rows_into_labelled_cells(retriever
     assert [u.text for u in units(3, ref)] == [ref.text.strip()]
 
 
+def test_a_list_items_later_sentences_are_compared_with_the_question_under_the_items_label(retriever) -> None:
+    """"Administered in a pulsatile fashion, it ..." never names gonadorelin; under its item's label it is
+    among the units shown for a question on how gonadorelin is given (the default two), though the two share
+    no word; without the label it was not."""
+    chunk = next(c for c in retriever.snapshot()[1] if "Administered in a pulsatile fashion" in c.text)
+    by_text = {u.text: u for u in units(1, chunk)}
+    pulsatile = next(u for t, u in by_text.items() if t.startswith("Administered in a pulsatile"))
+    assert pulsatile.topic == "Gonadorelin" and pulsatile.embed_text().startswith("Gonadorelin: Administered")
+    assert all(not u.topic for t, u in by_text.items() if "∞" in t)  # the sentence holding the label needs none
+    question = "Is gonadorelin given continuously?"
+    emb = retriever.embeddings
+    quoted = [t for t in by_text if "∞" in t]  # what the model quoted
+    got = related([chunk], quoted, emb.embed_query(question), emb.embed_documents, 2)
+    assert pulsatile.text in [u.text for u in got]
+
+
 def test_an_instruction_in_a_document_is_never_shown_as_evidence() -> None:
     from assistant.evidence import is_instruction
 
