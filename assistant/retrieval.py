@@ -168,7 +168,8 @@ class HybridRetriever:
         "What exactly is gonadorelin and how is it given in these protocols?"
         three passages about protocols outranked the one about gonadorelin.
         With several terms, each gets the best passage of the question asked
-        about it alone (the others left out), after the overall best passage;
+        about it alone (the others left out) that names it, or that question's
+        best passage if none of its candidates does, after the overall best passage;
         a single term that no chosen passage is about (names in its first
         sentence) gets the best passage that is. The remaining slots keep the overall order.
         ``literature`` as in :meth:`retrieve`, for every search made here.
@@ -186,8 +187,11 @@ class HybridRetriever:
             if len(terms) == 1:
                 pool = [r for r in self.retrieve(sub, self.settings.candidate_k, literature) if names(r.chunk, word)]
             else:
-                pool = self.retrieve(sub, 2 * k, literature)
-            pick = next((r for r in pool if all(r.chunk.id != c.chunk.id for c in chosen)), None)
+                pool = self.retrieve(sub, self.settings.candidate_k, literature)
+            fresh = [r for r in pool if all(r.chunk.id != c.chunk.id for c in chosen)]
+            # a passage that names the term, if the question asked about it alone finds one; else its best one
+            pick = next((r for r in fresh if re.search(rf"\b{re.escape(word)}", r.chunk.text, re.I)),
+                        fresh[0] if fresh else None)
             if pick is not None:
                 if len(chosen) >= k:
                     chosen[-1] = pick  # the lowest of the overall best gives way

@@ -219,3 +219,17 @@ def test_the_dense_query_takes_the_corpus_spelling_only_where_the_corpus_has_it(
     assert retriever.corpus_spelling("How precise is the oestrogen test?") == "How precise is the estrogen test?"
     # mapped forms the corpus does not have stay as written ("colour" -> "color": neither is in the article)
     assert retriever.corpus_spelling("What colour is the pill?") == "What colour is the pill?"
+
+
+def test_each_named_thing_gets_a_passage_that_names_it(retriever) -> None:
+    """Letrozole appears once in the article (in the meta-analysis sentence); asked with anastrozole, the
+    question about letrozole alone ranks that passage 8th, below passages on drug classes that never name
+    it. The term's slot goes to the best passage that names it."""
+    question = "Does letrozole belong to the same drug class as anastrozole?"
+    att = retriever.attributor()
+    terms = att.named_in(question)
+    assert [t for t, _ in terms] == ["letrozole", "anastrozole"]
+    got = retriever.retrieve_covering(question, terms, literature=False)
+    assert len(got) == retriever.settings.top_k
+    assert any("Letrozole" in r.chunk.text for r in got), [r.chunk.text[:60] for r in got]
+    assert any("belongs to a class of drugs known as aromatase inhibitors" in r.chunk.text for r in got)
