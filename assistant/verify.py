@@ -148,6 +148,8 @@ def strip_polarity(answer: str) -> tuple[str, str]:
 
 #: share of a clause's content words that come from the question at or above which it only restates it
 ECHO_SHARE = 0.75
+#: share of the question's own content words a clause repeats at or above which it asserts the asked proposition
+COVER_SHARE = 0.85
 ECHO_REASON = ("restates the yes/no question instead of answering from the sources: the model's yes or no in "
                "sentence form, no better than chance (like a bare yes/no); the quotes say what the sources say")
 
@@ -183,11 +185,23 @@ def echoes(claim: str, question: str, resolved: str = "") -> bool:
     that follow still say what the sources say. Only questions an answer can
     only assert or deny (:func:`is_polar`: yes/no parts, "how common"): the
     answer to "which drugs are combined?" restates the question too, but the
-    few words it adds (the drugs) are the answer.
+    few words it adds (the drugs) are the answer. A clause that repeats nearly
+    all of the question's own words (``COVER_SHARE``) asserts its proposition
+    however much it adds: on the dev replay this removed one more clause (a
+    correct one, whose next sentence gives the reason and stays) and none that
+    made an answer wrong; on questions written after that, it removed one that
+    contradicted the quotes beneath it.
     """
     if not is_polar(question):
         return False
     asked = set(tokenize(f"{question} {resolved}"))
+    # the whole proposition asked about, asserted with words of the model's own around it ("Clomiphene is the
+    # first-line choice for severe hypogonadotropic hypogonadism when the central drive is lacking ..."),
+    # unless what it adds is a number (an amount the question asks for is the answer)
+    said, own = set(tokenize(claim)), set(tokenize(question))
+    numbered = any(ch.isdigit() for w in said - asked for ch in w)
+    if not numbered and len(own) >= MIN_CLAIM_WORDS and len(own & said) / len(own) >= COVER_SHARE:
+        return True
     # the clause, or its head before a comma or a "by"/"because" phrase: "Its side effects are common, with
     # changes in lipid profiles ..." asserts the verdict first and lists the quote's words after it
     for part in dict.fromkeys((claim, _HEAD.split(claim, 1)[0])):

@@ -147,6 +147,11 @@ def test_a_clause_that_only_restates_a_yes_no_question_is_removed() -> None:
     degree = "How rare are gynecomastia and acne on tamoxifen?"
     assert is_polar(degree) and echoes("Gynecomastia and acne on tamoxifen are rare", degree)
     assert not is_polar("How does tamoxifen raise LH?") and not is_polar("How to stop tamoxifen?")
+    # a clause asserting the whole proposition asked about, however much it adds, is the verdict too
+    severe = "Is clomiphene the first-line choice for severe hypogonadotropic hypogonadism?"
+    assert echoes("Clomiphene is the first-line choice for severe hypogonadotropic hypogonadism when the central "
+                  "drive is significantly lacking, as it avoids exogenous testosterone", severe)
+    assert not echoes("Clomiphene is first-line for secondary hypogonadism with fertility desire", severe)
     # ... but a number the question does not have is the answer, not a restatement
     many = "How many men on clomiphene respond?"
     assert echoes("Many men on clomiphene respond", many) and not echoes("40% of men on clomiphene respond", many)
