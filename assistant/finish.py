@@ -21,13 +21,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from assistant.evidence import Unit, table_cells
-from assistant.guards import invented_amounts, unknown_subjects
+from assistant.guards import invented_amounts, presupposes, unknown_subjects
 from assistant.passages import Shown, whole
 from assistant.prompts import Prompt
 from assistant.quotes import CheckedQuote, ParsedAnswer, check_quotes, cited_numbers, normalise, parse_answer
 from assistant.references import Reference
 from assistant.retrieval import Retrieved
-from assistant.schema import Answer, Citation, Context, Timings, Turn
+from assistant.schema import Answer, Citation, ClaimCheck, Context, Timings, Turn
 from assistant.verify import Verified, assemble, verify
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def screen(
         reason = "the model refused" if text.strip() else "the model gave no answer"
     if not reason:
         invented = invented_amounts(raw, (c.shown for c in contexts))
-        unknown = unknown_subjects(p.question, text, known, rare)
+        unknown = [] if presupposes(p.question) else unknown_subjects(p.question, text, known, rare)
         if invented:
             reason = f"guard: answer stated amounts not in the sources: {invented}"
         elif unknown:
@@ -110,18 +110,38 @@ def screen(
     return reason
 
 
+def unfounded_premise(p: Prepared, answer: str, known: Callable[[str], bool], rare: Callable[[str], bool]) -> str:
+    """For a question that presupposes something (:func:`assistant.guards.presupposes`) and an answer that
+    repeats a rare word of it the corpus never uses: the fixed sentence shown instead of the model's prose;
+    else "". The model's prose explains a premise the sources never state ("... is FDA-approved for male
+    infertility because it is an off-label use"); its verified quotes still say what the sources do state."""
+    if not presupposes(p.question):
+        return ""
+    unknown = unknown_subjects(p.question, answer, known, rare)
+    if not unknown:
+        return ""
+    words = ", ".join(f"“{w.upper() if w.upper() in p.question else w}”" for w in unknown)
+    return f"The sources never mention {words}, which the question assumes."
+
+
 def check(
     p: Prepared, parsed: ParsedAnswer, contexts: Sequence[Context], chunks: Sequence, attributor=None,
+    premise: str = "",
 ) -> tuple[list[CheckedQuote], Verified, str]:
     """Verify the model's quotes against the passages and its claims against what they say.
 
     Returns the checked quotes, the claims' verdicts, and a refusal reason when
     nothing is left to show (every claim contradicted and no quote verified).
+    ``premise`` (from :func:`unfounded_premise`): the prose is set aside whole, only the quotes can stand.
     """
     checked = check_quotes(parsed.quotes, chunks)
-    verified = verify(parsed.answer, [c.shown for c in contexts], attributor,
-                      attributor.first_named(p.question) if attributor else None,
-                      question=p.question, resolved=p.query)
+    if premise:
+        verified = Verified("", [ClaimCheck(claim=parsed.answer.strip(), kept=False, how="premise",
+                                            reason=premise)])
+    else:
+        verified = verify(parsed.answer, [c.shown for c in contexts], attributor,
+                          attributor.first_named(p.question) if attributor else None,
+                          question=p.question, resolved=p.query)
     if verified.removed:
         log.warning("removed %d claim(s) the sources contradict: %s", len(verified.removed),
                     "; ".join(c.reason for c in verified.removed))
@@ -190,8 +210,9 @@ def finish(
     reason = screen(p, parsed, raw, contexts, prompt, known, rare)
     verified: Verified | None = None
     checked: list[CheckedQuote] = []
+    premise = "" if reason else unfounded_premise(p, parsed.answer, known, rare)
     if not reason:
-        checked, verified, reason = check(p, parsed, contexts, chunks, attributor)
+        checked, verified, reason = check(p, parsed, contexts, chunks, attributor, premise)
     abstained = bool(reason)
     citations: list[Citation] = []
     prose = ""
@@ -201,7 +222,7 @@ def finish(
             text = f"{prompt.refusal} {ADVICE_POINTER}"
     else:
         assert verified is not None
-        prose = verified.prose
+        prose = verified.prose or premise  # the premise note leads the quotes, in place of the model's words
         extra = evidence([q.text for q in checked if q.verified]) if evidence is not None else []
         found = [q for q in check_quotes([(u.n, u.text) for u in extra], chunks) if q.verified]
         text, citations = cite(checked, found, prose, chunks, refs)

@@ -56,3 +56,19 @@ def unknown_subjects(
         if low in answer_words and (w.isupper() or rare(low)) and not known(low) and not _only_denied(w, answer):
             out.append(low)
     return out
+
+
+_PRESUPPOSING = re.compile(r"^\s*(?:why\b|how\s+come\b|since\b|given\s+that\b)", re.I)
+
+
+def presupposes(question: str) -> bool:
+    """The question takes a proposition as given instead of asking whether it holds: "Why is X ...?",
+    "How come ...?", "Since X, ...?", "Given that X, ...?" (its last sentence, or the whole question).
+
+    Why it matters to the unknown-subject guard: "Why is anastrozole FDA-approved for male infertility?"
+    asks about something the sources do cover (anastrozole's approval) through a premise they never state
+    (FDA approval for men). Refusing it as out of scope leaves the user with the premise; the sources' own
+    words (approved for women with breast cancer; off-label in men) correct it.
+    """
+    last = re.split(r"(?<=[.?!:])\s+", question.strip())[-1] if question.strip() else ""
+    return bool(_PRESUPPOSING.match(question) or _PRESUPPOSING.match(last))

@@ -48,7 +48,7 @@ class ClaimCheck(BaseModel):
 
     claim: str
     kept: bool
-    how: str  # "verbatim", "attribution", "model", "unchecked"
+    how: str  # "verbatim", "attribution", "echo", "polarity", "direction", "premise", "model", "unchecked"
     reason: str = ""
 
 

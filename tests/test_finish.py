@@ -74,3 +74,29 @@ def test_finish_abstains_with_the_advice_pointer_when_the_gate_refused(prepared:
     assert answer.abstained and answer.refused_by == "dose question"
     assert answer.answer.startswith(load_prompt("v4").refusal) and "clinician" in answer.answer
     assert answer.citations == [] and answer.contexts == []
+
+
+def test_a_premise_the_sources_never_state_is_answered_with_their_quotes_not_refused(retriever) -> None:
+    """"Why is anastrozole FDA-approved ...?" drew prose explaining the premise; the corpus never says "FDA".
+    A question that only presupposes it gets the sources' own words under a fixed note; asked outright (no
+    presupposition), the same echo is still refused as out of scope."""
+    prompt = load_prompt("v4")
+    question = "Why is anastrozole FDA-approved for male infertility?"
+    p = Prepared(question, question, [], retriever.retrieve(question), time.perf_counter(), 0.01)
+    off_label = "its application in male infertility is considered an off-label use"
+    n = _n_of(p, off_label)
+    sentence = next(p.retrieved[n - 1].chunk.text[s:e] for s, e in split_sentences(p.retrieved[n - 1].chunk.text)
+                    if off_label in p.retrieved[n - 1].chunk.text[s:e])
+    raw = (f'Quotes:\n[{n}] "{sentence}"\nAnswer: Anastrozole is FDA-approved for male infertility because it is '
+           f"an off-label use [{n}].")
+    answer = finish(p, raw, prompt, {}, None, known=lambda w: w != "fda", rare=lambda w: w == "fda",
+                    attributor=retriever.attributor())
+    assert not answer.abstained, answer.refused_by
+    assert answer.prose == "The sources never mention “FDA”, which the question assumes."
+    assert "because it is an off-label use" not in answer.answer and sentence in answer.answer
+    assert [(c.how, c.kept) for c in answer.checks] == [("premise", False)] and answer.fell_back
+    asked = "Is anastrozole FDA-approved for male infertility?"
+    q = Prepared(asked, asked, [], p.retrieved, time.perf_counter(), 0.01)
+    refused = finish(q, raw, prompt, {}, None, known=lambda w: w != "fda", rare=lambda w: w == "fda",
+                     attributor=retriever.attributor())
+    assert refused.abstained and "fda" in refused.refused_by

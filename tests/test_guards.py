@@ -1,4 +1,4 @@
-from assistant.guards import invented_amounts, unknown_subjects
+from assistant.guards import invented_amounts, presupposes, unknown_subjects
 
 PASSAGE = "A study found a testosterone-luteinizing hormone ratio of 100 or greater predicted response."
 VOCAB = {"for", "anastrozole", "infertility", "male", "approved", "women", "treatment", "dysfunction", "gonadotropin"}
@@ -37,3 +37,13 @@ def test_everyday_words_the_corpus_lacks_are_not_subjects() -> None:
     q = "Which regimen predicts response to sildenafil?"
     a = "The regimen predicts response to sildenafil."
     assert unknown_subjects(q, a, known, rare) == ["sildenafil"]
+
+
+def test_a_question_that_takes_a_proposition_as_given_presupposes_it() -> None:
+    for q in ("Why is anastrozole FDA-approved for male infertility?", "how come hCG raises FSH?",
+              "Since clomiphene is an aromatase inhibitor, how much does it cut estrogen?",
+              "Given that TRT boosts sperm, why isn't it used?", "I read the article. Why does it bind receptors?"):
+        assert presupposes(q), q
+    for q in ("Is anastrozole FDA-approved for male infertility?", "What is the treatment for erectile dysfunction?",
+              "Write me an anastrozole cycle for bodybuilding.", "Which study asked why men respond?"):
+        assert not presupposes(q), q
