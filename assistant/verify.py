@@ -13,7 +13,10 @@ answer is checked, clause by clause, against the passages the model read:
 4. a clause that turns a conversion the sources state around ("estrogen to
    testosterone" where they say "testosterone into estrogens") is removed
    (:func:`reversed_conversion`);
-5. an optional model check (:class:`ModelCheck`, e.g. the yes/no polarity of
+5. a clause that joins as cause and effect two statements the sources make
+   in different places ("X, which leads to Y" / "X because Y") is removed
+   (:func:`invented_link`);
+6. an optional model check (:class:`ModelCheck`, e.g. the yes/no polarity of
    the answer to a yes/no question) may remove more.
 
 A sentence goes when any of its clauses fails. When nothing supported is left,
@@ -229,6 +232,9 @@ def _check_claim(claim, sentence, passages, attributor, evidence, previous, mode
     turned = reversed_conversion(claim, stated)
     if turned:
         return ClaimCheck(claim=claim, kept=False, how="direction", reason=turned)
+    unlinked = invented_link(claim, passages)
+    if unlinked:
+        return ClaimCheck(claim=claim, kept=False, how="link", reason=unlinked)
     if model_check is not None:
         verdict = model_check(claim, sentence)
         if verdict is not None:
@@ -300,3 +306,49 @@ def assemble(prose: str, quotes: Sequence[tuple[int, str] | tuple[int, str, str]
     if not prose:
         return f"{FALLBACK_LEAD}\n{lines}"
     return f"{prose}\n\n{QUOTES_LEAD}\n{lines}"
+
+
+#: a clause that joins two statements as cause and effect
+_LINK = re.compile(r",?\s+(?:which|this|and this|that)\s+(?:in turn\s+|then\s+)?(?:leads?|led|results?|resulted)\s+"
+                   r"(?:to|in)\b|,?\s+which is why\b|\s+because\s+(?:of\s+)?|,?\s+as a result\b", re.I)
+#: share of a part's content words a source sentence must hold to be where the model took that part from
+LINK_SUPPORT = 0.6
+
+
+def _best_sentence(words: set[str], sentences: Sequence[tuple[int, int, set[str]]]) -> tuple[float, int, int]:
+    best = (0.0, -1, -1)
+    for n, k, have in sentences:
+        share = len(words & have) / len(words)
+        if share > best[0]:
+            best = (share, n, k)
+    return best
+
+
+def invented_link(claim: str, passages: Sequence[str]) -> str:
+    """Why the claim's "X, which leads to Y" / "X because Y" / "X, which is why Y" joins two statements the
+    sources never join ("" if it does not, or if either side is not taken from them).
+
+    Why: the model strings together sentences from different places: "FSH directly stimulates Sertoli cells
+    ..., which in turn leads to an increase in endogenous LH and FSH" (the second half is what lowering
+    estrogen does, in another passage); "hMG contains both FSH and LH activity, which is why it is used in
+    combination with hCG" (the second half is a table cell about rFSH). Each half is the sources' own, the
+    link is the model's. A link is grounded when both halves come from one sentence or two adjacent ones
+    (the second may say "This imbalance ..." of the first).
+    """
+    m = _LINK.search(claim)
+    if not m:
+        return ""
+    head, tail = set(tokenize(claim[: m.start()])), set(tokenize(claim[m.end():]))
+    if len(head) < MIN_CLAIM_WORDS or len(tail) < MIN_CLAIM_WORDS:
+        return ""
+    sents = [(n, k, set(tokenize(t))) for n, p in enumerate(passages) for k, t in enumerate(sentences(p))]
+    h_share, hn, _ = _best_sentence(head, sents)
+    t_share, tn, _ = _best_sentence(tail, sents)
+    if h_share < LINK_SUPPORT or t_share < LINK_SUPPORT:
+        return ""  # a half the model wrote in its own words: no opinion
+    for n, k, have in sents:  # one sentence, or two adjacent ones, holding both halves
+        near = have | next((w for n2, k2, w in sents if n2 == n and k2 == k + 1), set())
+        if len(head & near) / len(head) >= LINK_SUPPORT and len(tail & near) / len(tail) >= LINK_SUPPORT:
+            return ""
+    return (f"joins two statements the sources make apart (passage {hn + 1} and passage {tn + 1}, not one "
+            f"sentence or two adjacent ones) as cause and effect: the link is the model's")

@@ -239,3 +239,29 @@ def test_a_choice_question_answered_with_the_wrong_option_is_removed(retriever) 
     passages = _passages(retriever, question)
     assert verify("Anastrozole blocks the estrogen receptor.", passages, att, "anastrozole").removed
     assert not verify("Anastrozole blocks estrogen production.", passages, att, "anastrozole").removed
+
+
+def test_a_cause_and_effect_the_sources_state_apart_is_the_models_link() -> None:
+    from assistant.verify import invented_link
+
+    fsh = ("FSH, on the other hand, directly stimulates Sertoli cells to proliferate and produce factors essential "
+           "for germ cell development.")
+    estrogen = ("This reduction in estrogen can, in turn, alleviate the negative feedback on the hypothalamus and "
+                "pituitary, leading to an increase in endogenous LH and FSH, and subsequently, a rise in "
+                "testosterone levels and improved sperm parameters.")
+    joined = ("FSH directly stimulates Sertoli cells to proliferate and produce factors essential for germ cell "
+              "development, which in turn leads to an increase in endogenous LH and FSH")
+    assert "the link is the model's" in invented_link(joined, [fsh, estrogen])
+    assert verify(joined + ".", [fsh, estrogen]).removed[0].how == "link"
+    # one sentence holding both halves, or two adjacent ones ("This imbalance ..."), ground the link
+    trt = ("TRT, while effective for symptoms of low testosterone, can suppress endogenous LH and FSH production, "
+           "leading to reduced sperm count or even azoospermia.")
+    assert invented_link("TRT suppresses endogenous LH and FSH production, which leads to reduced sperm count",
+                         [trt, fsh]) == ""
+    paradox = ("The paradox arises when estrogen levels become disproportionately high relative to testosterone. "
+               "This imbalance, often seen in men with obesity due to increased aromatase activity in adipose "
+               "tissue, can lead to a potent negative feedback on the HPG axis.")
+    assert invented_link("Estrogen becomes disproportionately high relative to testosterone, which leads to a "
+                         "potent negative feedback on the HPG axis", [paradox, fsh]) == ""
+    # a half in the model's own words is not judged
+    assert invented_link("FSH matters a lot, which is why doctors like it", [fsh, estrogen]) == ""
