@@ -263,8 +263,8 @@ class HybridRetriever:
     def attributor(self) -> Attributor:
         """The attribution checker for the current snapshot: the corpus's names, aliases and word rarity."""
         from assistant.attribution import Attributor
+        from assistant.relations import conversions
         from assistant.terms import aliases_from, kin_by_name, named_terms
-        from assistant.verify import conversions
 
         if self._bm25 is None:
             self.refresh()

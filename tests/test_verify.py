@@ -187,7 +187,7 @@ def test_class_and_member_are_one_agent_but_two_members_are_not(retriever) -> No
 
 
 def test_conversions_are_read_in_their_direction() -> None:
-    from assistant.verify import conversions
+    from assistant.relations import conversions
 
     assert conversions("the aromatase enzyme, which is responsible for converting androgens, including "
                        "testosterone, into estrogens.") == [(frozenset({"androgen", "testosteron"}),
@@ -242,7 +242,7 @@ def test_a_choice_question_answered_with_the_wrong_option_is_removed(retriever) 
 
 
 def test_a_cause_and_effect_the_sources_state_apart_is_the_models_link() -> None:
-    from assistant.verify import invented_link
+    from assistant.relations import invented_link
 
     fsh = ("FSH, on the other hand, directly stimulates Sertoli cells to proliferate and produce factors essential "
            "for germ cell development.")
