@@ -42,7 +42,7 @@ def format_answer(answer, show_timings: bool = True) -> str:
     removed = [c for c in answer.checks if not c.kept]
     if removed:
         lines.append("")
-        lines.append("Removed from the model's draft (contradicted by the sources):")
+        lines.append("Set aside from the model's draft, and why:")
         lines += [f"  - {c.claim} ({c.reason})" for c in removed]
     if show_timings:
         t = answer.timings

@@ -33,6 +33,11 @@ from assistant.verify import Verified, assemble, verify
 log = logging.getLogger(__name__)
 
 ADVICE_POINTER = "For doses or decisions about your own treatment, please ask your clinician."
+MODEL_REFUSED = "the model refused"
+#: what leads the quotes when the model declined a question about what the corpus covers, after quoting it
+NEAREST_LEAD = "The sources may not answer this directly."
+DECLINED = ("the model declined after quoting the sources, on a question that names only what they cover: "
+            "its verified quotes are shown")
 
 
 @dataclass
@@ -97,7 +102,7 @@ def screen(
     text = parsed.answer
     reason = p.refusal or ("no passages" if not p.retrieved else "")
     if not reason and (is_refusal(text, prompt) or not text.strip()):
-        reason = "the model refused" if text.strip() else "the model gave no answer"
+        reason = MODEL_REFUSED if text.strip() else "the model gave no answer"
     if not reason:
         invented = invented_amounts(raw, (c.shown for c in contexts))
         unknown = [] if presupposes(p.question) else unknown_subjects(p.question, text, known, rare)
@@ -136,8 +141,8 @@ def check(
     """
     checked = check_quotes(parsed.quotes, chunks)
     if premise:
-        verified = Verified("", [ClaimCheck(claim=parsed.answer.strip(), kept=False, how="premise",
-                                            reason=premise)])
+        how, why = ("refusal", DECLINED) if premise == NEAREST_LEAD else ("premise", premise)
+        verified = Verified("", [ClaimCheck(claim=parsed.answer.strip(), kept=False, how=how, reason=why)])
     else:
         verified = verify(parsed.answer, [c.shown for c in contexts], attributor,
                           attributor.first_named(p.question) if attributor else None,
@@ -146,7 +151,10 @@ def check(
         log.warning("removed %d claim(s) the sources contradict: %s", len(verified.removed),
                     "; ".join(c.reason for c in verified.removed))
     reason = ""
-    if not verified.prose and not any(q.verified for q in checked):
+    if premise == NEAREST_LEAD:
+        # the model's declining is kept when it quoted nothing of the sources either
+        reason = "" if any(q.verified for q in checked) else MODEL_REFUSED
+    elif not verified.prose and not any(q.verified for q in checked):
         reason = "check: the sources contradict every claim and no quote verified"
     return checked, verified, reason
 
@@ -211,6 +219,15 @@ def finish(
     verified: Verified | None = None
     checked: list[CheckedQuote] = []
     premise = "" if reason else unfounded_premise(p, parsed.answer, known, rare)
+    if reason == MODEL_REFUSED and p.retrieved and not unknown_subjects(p.question, p.question, known, rare):
+        # Why: the model declines questions the sources answer, after quoting the answer ("Which of the listed
+        # papers is a meta-analysis?" quoted Rastrelli's "A systematic review and meta-analysis ..." and then
+        # said "not covered"; so did "the risks of aromatase inhibitors" over the side-effects sentence). On the
+        # dev split it never declined an out-of-scope question: those name something the corpus never does
+        # and are refused by the scope gate or the unknown-subject guard, which still apply. So a question
+        # naming only what the corpus covers gets the model's verified quotes (and the nearest units) under a
+        # hedged lead instead of the refusal; without a verified quote the refusal stands.
+        reason, premise = "", NEAREST_LEAD
     if not reason:
         checked, verified, reason = check(p, parsed, contexts, chunks, attributor, premise)
     abstained = bool(reason)
@@ -226,6 +243,8 @@ def finish(
         extra = evidence([q.text for q in checked if q.verified]) if evidence is not None else []
         found = [q for q in check_quotes([(u.n, u.text) for u in extra], chunks) if q.verified]
         text, citations = cite(checked, found, prose, chunks, refs)
+        if not any(c.verified for c in citations):  # nothing of the sources to show after all
+            abstained, reason, text, prose, citations = True, MODEL_REFUSED, prompt.refusal, "", []
     return Answer(
         question=p.question, query=p.query, answer=text, abstained=abstained,
         citations=citations, contexts=contexts,

@@ -119,8 +119,8 @@ def removed_notes(answer: Answer) -> list[str]:
     removed = [c for c in answer.checks if not c.kept]
     if not removed:
         return []
-    head = ("_The model's own wording contradicted its sources, so the answer above is the sources' words._"
-            if answer.fell_back else "_Removed from the model's draft because the sources contradict it:_")
+    head = ("_None of the model's own wording held up against its sources, so the answer above is the sources' "
+            "words. Set aside, and why:_" if answer.fell_back else "_Set aside from the model's draft, and why:_")
     return ["", head, *[f"- ~~{c.claim}~~ — {c.reason}" for c in removed]]
 
 

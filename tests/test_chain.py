@@ -169,7 +169,7 @@ def test_a_contradicting_answer_falls_back_to_its_quotes(retriever, ingested_set
     assert any(c.verified and c.quote == quote for c in answer.citations)
     page = chat_markdown(answer)
     assert "~~Anastrozole works by competitively binding" in page and "not of anastrozole" in page
-    assert "Removed from the model's draft" in format_answer(answer)
+    assert "Set aside from the model's draft, and why:" in format_answer(answer)
     public = answer.public()
     assert public["fell_back"] and public["drafted"] == swapped and len(public["checks"]) == 2
 

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from assistant.chunking import split_sentences
-from assistant.finish import Prepared, check, cite, contexts_of, finish, screen
+from assistant.finish import NEAREST_LEAD, Prepared, check, cite, contexts_of, finish, screen
 from assistant.prompts import load_prompt
 from assistant.quotes import check_quotes, parse_answer
 from assistant.retrieval import HybridRetriever
@@ -100,3 +100,29 @@ def test_a_premise_the_sources_never_state_is_answered_with_their_quotes_not_ref
     refused = finish(q, raw, prompt, {}, None, known=lambda w: w != "fda", rare=lambda w: w == "fda",
                      attributor=retriever.attributor())
     assert refused.abstained and "fda" in refused.refused_by
+
+
+def test_a_covered_question_the_model_declines_after_quoting_gets_its_quotes(retriever) -> None:
+    """The model quoted the side-effects sentence, then said "not covered". A question naming only what
+    the corpus covers gets the verified quotes under a hedged lead; with no verified quote, or naming
+    something the corpus never mentions, the refusal stands."""
+    prompt = load_prompt("v4")
+    question = "Anything I should know about the risks of aromatase inhibitors?"
+    p = Prepared(question, question, [], retriever.retrieve(question), time.perf_counter(), 0.01)
+    side = "potential side effects, though rare, include changes in lipid profiles"
+    n = _n_of(p, side)
+    sentence = next(p.retrieved[n - 1].chunk.text[s:e] for s, e in split_sentences(p.retrieved[n - 1].chunk.text)
+                    if side in p.retrieved[n - 1].chunk.text[s:e])
+    declined = f'Quotes:\n[{n}] "{sentence}"\nAnswer: {prompt.refusal}'
+    everyday = {"anything", "know", "risks"}
+    answer = finish(p, declined, prompt, {}, None, known=lambda w: w not in everyday, rare=lambda w: False,
+                    attributor=retriever.attributor())
+    assert not answer.abstained and answer.prose == NEAREST_LEAD
+    assert sentence in answer.answer and [c.how for c in answer.checks] == ["refusal"]
+    bare = finish(p, prompt.refusal, prompt, {}, None, attributor=retriever.attributor())
+    assert bare.abstained and bare.refused_by == "the model refused"
+    outside = "Anything I should know about the risks of aromatase inhibitors with sildenafil?"
+    q = Prepared(outside, outside, [], p.retrieved, time.perf_counter(), 0.01)
+    kept = finish(q, declined, prompt, {}, None, known=lambda w: w != "sildenafil",
+                  rare=lambda w: w == "sildenafil", attributor=retriever.attributor())
+    assert kept.abstained and kept.refused_by == "the model refused"
