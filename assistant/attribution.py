@@ -78,11 +78,13 @@ class Attributor(Reader):
         corpus's reading of the claim's own agent only grows (it includes the passages), so a claim the
         passages support stays supported; but the other agent must carry all of the claim's words
         (``CORPUS_ALT_MIN``), not half: "LH comes from the pituitary gland" was otherwise given to anastrozole,
-        of which the article says "pituitary gland" once.
+        of which the article says "pituitary gland" once. The object-swap rule is not applied to the corpus:
+        across a whole article an agent is named with most terms somewhere, and "gonadorelin ... helps to
+        reactivate the HPG axis" was taken for a swap of a term it is never named with.
         """
         wrong = self.check(claim, evidence, previous)
         if wrong is None and self.corpus is not None:
-            wrong = self.check(claim, self.corpus, previous, alt_min=CORPUS_ALT_MIN)
+            wrong = self.check(claim, self.corpus, previous, alt_min=CORPUS_ALT_MIN, objects=False)
             if wrong is not None:
                 wrong = replace(wrong, where="read in the whole corpus, not only the passages shown")
         return wrong
@@ -103,6 +105,7 @@ class Attributor(Reader):
 
     def check(
         self, claim: str, evidence: Sequence[str] | Reading, previous: str | None = None, alt_min: float = ALT_MIN,
+        objects: bool = True,
     ) -> Misattribution | None:
         """The first fact of ``claim`` that the evidence clearly gives to another agent, or denies, or None.
 
@@ -112,7 +115,7 @@ class Attributor(Reader):
         part in, or about A's class or members (at least ``MARGIN`` less). B must not be named in the claim
         itself: "A, unlike B, does W" is about both. It is contradicted when it
         says A changes a named term the evidence says A does not ("No direct
-        impact on ITT"), or the other way round.
+        impact on ITT"), or the other way round. ``objects=False`` leaves out the object-swap rule.
         """
         ev = evidence if isinstance(evidence, Reading) else self.evidence(evidence)
         facts, mentions = ev.facts, ev.mentions
@@ -144,7 +147,7 @@ class Attributor(Reader):
                     best = (alt, other, hit)
             if best and best[0] >= alt_min - 1e-9 and best[0] - own >= MARGIN:
                 return Misattribution(agent, best[1], round(own, 3), round(best[0], 3), _in_order(best[2], claim))
-            swapped = self._swapped_object(agent, words, facts, mentions)
+            swapped = self._swapped_object(agent, words, facts, mentions) if objects else None
             if swapped:
                 return swapped
         return None

@@ -229,7 +229,9 @@ def test_a_claim_the_passages_are_silent_on_is_checked_against_the_whole_corpus(
     assert [c.how for c in bad.checks] == ["attribution"], bad.checks
     assert "of anastrozole" in bad.checks[0].reason and "whole corpus" in bad.checks[0].reason
     for good in ("Tamoxifen blocks estrogen receptors in the hypothalamus and pituitary.",
-                 "GnRH comes from the hypothalamus, and LH comes from the pituitary gland."):
+                 "GnRH comes from the hypothalamus, and LH comes from the pituitary gland.",
+                 "Gonadorelin contributes to re-establishing the central drive for testicular function and helps "
+                 "to reactivate the HPG axis and stimulate spermatogenesis."):
         assert not verify(good, passages, att, "tamoxifen").removed, good
 
 
