@@ -13,10 +13,12 @@ answer is checked, clause by clause, against the passages the model read:
 4. a clause that turns a conversion the sources state around ("estrogen to
    testosterone" where they say "testosterone into estrogens") is removed
    (:func:`assistant.relations.reversed_conversion`);
-5. a clause that joins as cause and effect two statements the sources make
+5. a clause stating a number no passage and not the question state is removed
+   (:func:`invented_numbers`: a count, a ratio, a year; doses are the guards');
+6. a clause that joins as cause and effect two statements the sources make
    in different places ("X, which leads to Y" / "X because Y") is removed
    (:func:`assistant.relations.invented_link`);
-6. an optional model check (:class:`ModelCheck`, e.g. the yes/no polarity of
+7. an optional model check (:class:`ModelCheck`, e.g. the yes/no polarity of
    the answer to a yes/no question) may remove more.
 
 A sentence goes when any of its clauses fails. When nothing supported is left,
@@ -220,12 +222,30 @@ def echoes(claim: str, question: str, resolved: str = "") -> bool:
 _HEAD = re.compile(r",\s+|\s+(?:by|because|through|since|as|which|so that|thereby)\s+", re.I)
 
 
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?![\w.]*\d)")
+
+
+def invented_numbers(claim: str, passages: Sequence[str], question: str = "") -> list[str]:
+    """The numbers of the claim that no passage and not the question contain.
+
+    Why: asked "How many men in the Cleveland Clinic study had side effects?", the model wrote "2 men in the
+    Cleveland Clinic study had side effects"; the article gives no count. The dose guard only knows amounts
+    with units (mg, %, "twice a week"); a bare count or ratio the model made up is as wrong.
+    """
+    have = set(_NUMBER.findall(" ".join(passages))) | set(_NUMBER.findall(question))
+    return [n for n in dict.fromkeys(_NUMBER.findall(_CITE.sub("", claim))) if n not in have]
+
+
 def _check_claim(claim, sentence, passages, attributor, evidence, previous, model_check, asked=("", ""),
                  stated: Sequence[tuple[frozenset[str], frozenset[str]]] = ()) -> ClaimCheck:
     if is_verbatim(claim, passages):
         return ClaimCheck(claim=claim, kept=True, how="verbatim", reason="a slice of a passage")
     if echoes(claim, *asked):
         return ClaimCheck(claim=claim, kept=False, how="echo", reason=ECHO_REASON)
+    invented = invented_numbers(claim, passages, asked[0])
+    if invented:
+        return ClaimCheck(claim=claim, kept=False, how="number",
+                          reason=f"states {', '.join(invented)}, a number neither the passages nor the question state")
     if attributor is not None:
         wrong = attributor.against_sources(claim, evidence, previous)
         if wrong is not None:

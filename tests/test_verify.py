@@ -267,3 +267,17 @@ def test_a_cause_and_effect_the_sources_state_apart_is_the_models_link() -> None
                          "potent negative feedback on the HPG axis", [paradox, fsh]) == ""
     # a half in the model's own words is not judged
     assert invented_link("FSH matters a lot, which is why doctors like it", [fsh, estrogen]) == ""
+
+
+def test_a_number_neither_the_passages_nor_the_question_state_is_removed() -> None:
+    from assistant.verify import invented_numbers
+
+    passage = ("This research indicated that men most likely to respond had a testosterone-luteinizing hormone "
+               "ratio of 100 or greater.")
+    question = "How many men in the Cleveland Clinic study had side effects?"
+    made_up = verify("2 men in the Cleveland Clinic study had side effects.", [passage], question=question)
+    assert [(c.how, c.kept) for c in made_up.checks] == [("number", False)] and made_up.fell_back
+    assert invented_numbers("Men with a ratio of 100 or greater [1] respond best", [passage]) == []
+    assert invented_numbers("A ratio of 50 was enough", [passage], "Was a ratio of 50 enough?") == []
+    assert invented_numbers("It came out on September 28, 2023.", ["Consult QD, 28 Sept. 2023."]) == []
+    assert invented_numbers("Published in 2019, vol. 22", ["vol. 22, no. 1, 2020, pp. 1-10."]) == ["2019"]
