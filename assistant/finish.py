@@ -28,7 +28,7 @@ from assistant.quotes import CheckedQuote, ParsedAnswer, check_quotes, cited_num
 from assistant.references import Reference
 from assistant.retrieval import Retrieved
 from assistant.schema import Answer, Citation, ClaimCheck, Context, Timings, Turn
-from assistant.verify import Verified, assemble, verify
+from assistant.verify import Verified, assemble, unsourced_topics, verify
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def unfounded_premise(p: Prepared, answer: str, known: Callable[[str], bool], ra
 
 def check(
     p: Prepared, parsed: ParsedAnswer, contexts: Sequence[Context], chunks: Sequence, attributor=None,
-    premise: str = "",
+    premise: str = "", known: Callable[[str], bool] | None = None,
 ) -> tuple[list[CheckedQuote], Verified, str]:
     """Verify the model's quotes against the passages and its claims against what they say.
 
@@ -146,7 +146,7 @@ def check(
     else:
         verified = verify(parsed.answer, [c.shown for c in contexts], attributor,
                           attributor.first_named(p.question) if attributor else None,
-                          question=p.question, resolved=p.query)
+                          question=p.question, resolved=p.query, known=known)
     if verified.removed:
         log.warning("removed %d claim(s) the sources contradict: %s", len(verified.removed),
                     "; ".join(c.reason for c in verified.removed))
@@ -229,7 +229,7 @@ def finish(
         # hedged lead instead of the refusal; without a verified quote the refusal stands.
         reason, premise = "", NEAREST_LEAD
     if not reason:
-        checked, verified, reason = check(p, parsed, contexts, chunks, attributor, premise)
+        checked, verified, reason = check(p, parsed, contexts, chunks, attributor, premise, known)
     abstained = bool(reason)
     citations: list[Citation] = []
     prose = ""
@@ -240,6 +240,8 @@ def finish(
     else:
         assert verified is not None
         prose = verified.prose or premise  # the premise note leads the quotes, in place of the model's words
+        if not prose and any(c.how == "unsourced" for c in verified.checks):
+            prose = f"The sources never mention {' or '.join(f'“{w}”' for w in unsourced_topics(p.question, known))}."
         extra = evidence([q.text for q in checked if q.verified]) if evidence is not None else []
         found = [q for q in check_quotes([(u.n, u.text) for u in extra], chunks) if q.verified]
         text, citations = cite(checked, found, prose, chunks, refs)

@@ -93,6 +93,7 @@ def verify(
     model_check: ModelCheck | None = None,
     question: str = "",
     resolved: str = "",
+    known: Callable[[str], bool] | None = None,
 ) -> Verified:
     """The answer with every sentence its sources contradict removed.
 
@@ -111,11 +112,12 @@ def verify(
         checks.append(ClaimCheck(claim=polarity, kept=False, how="polarity", reason=POLARITY_REASON))
     # the conversions the sources state, read once for every claim: the passages', and the corpus's
     stated = [c for p in passages for c in conversions(p)] + (attributor.conversions if attributor is not None else [])
+    topics = unsourced_topics(question, known) if known is not None else []
     for sentence in sentences(answer):
         ok = True
         for claim in clauses(sentence):
             check = _check_claim(claim, sentence, passages, attributor, evidence, previous, model_check,
-                                 (question, resolved), stated)
+                                 (question, resolved), stated, topics)
             checks.append(check)
             ok = ok and check.kept
         if attributor is not None:
@@ -236,10 +238,32 @@ def invented_numbers(claim: str, passages: Sequence[str], question: str = "") ->
     return [n for n in dict.fromkeys(_NUMBER.findall(_CITE.sub("", claim))) if n not in have]
 
 
+def unsourced_topics(question: str, known: Callable[[str], bool]) -> list[str]:
+    """The nouns of a yes/no question that the corpus never uses, in any form ("hair" in "Does anastrozole
+    cause hair loss?"): what such a question asks about and the sources do not cover.
+
+    Why only yes/no questions and nouns: asked "Does anastrozole cause hair loss?", the model wrote "It
+    works by reducing estrogen levels, which can indirectly affect hair growth ..." (every other word the
+    sources'); the unknown-subject guard only refuses on rare words, as an everyday word the article happens
+    not to use says nothing about scope. Any word was too much: a dev replay removed right answers repeating
+    "candidates", "watch" or "doctors" from wh-questions. A yes/no question's nouns are its proposition.
+    """
+    if not is_polar(question):
+        return []
+    from assistant.syntax import parse
+
+    nouns = [t.text for t in parse(question) if t.pos_ == "NOUN" and t.text.isalpha()]  # in the question's order
+    return [w for w in dict.fromkeys(tokenize(" ".join(nouns))) if not known(w)]
+
+
 def _check_claim(claim, sentence, passages, attributor, evidence, previous, model_check, asked=("", ""),
-                 stated: Sequence[tuple[frozenset[str], frozenset[str]]] = ()) -> ClaimCheck:
+                 stated: Sequence[tuple[frozenset[str], frozenset[str]]] = (), topics=()) -> ClaimCheck:
     if is_verbatim(claim, passages):
         return ClaimCheck(claim=claim, kept=True, how="verbatim", reason="a slice of a passage")
+    absent = [w for w in topics if w in set(tokenize(claim))]
+    if absent:
+        return ClaimCheck(claim=claim, kept=False, how="unsourced",
+                          reason=f"about {', '.join(absent)}, which the sources never mention")
     if echoes(claim, *asked):
         return ClaimCheck(claim=claim, kept=False, how="echo", reason=ECHO_REASON)
     invented = invented_numbers(claim, passages, asked[0])

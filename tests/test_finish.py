@@ -126,3 +126,19 @@ def test_a_covered_question_the_model_declines_after_quoting_gets_its_quotes(ret
     kept = finish(q, declined, prompt, {}, None, known=lambda w: w != "sildenafil",
                   rare=lambda w: w == "sildenafil", attributor=retriever.attributor())
     assert kept.abstained and kept.refused_by == "the model refused"
+
+
+def test_a_yes_no_question_on_something_the_corpus_never_names_says_so_above_the_quotes(retriever) -> None:
+    prompt = load_prompt("v4")
+    question = "Does anastrozole cause hair loss?"
+    p = Prepared(question, question, [], retriever.retrieve(question), time.perf_counter(), 0.01)
+    aromatase = "Anastrozole works by selectively inhibiting the aromatase enzyme"
+    n = _n_of(p, aromatase)
+    sentence = next(p.retrieved[n - 1].chunk.text[s:e] for s, e in split_sentences(p.retrieved[n - 1].chunk.text)
+                    if aromatase in p.retrieved[n - 1].chunk.text[s:e])
+    raw = (f'Quotes:\n[{n}] "{sentence}"\nAnswer: It works by reducing estrogen levels, which can indirectly '
+           f"affect hair growth [{n}].")
+    answer = finish(p, raw, prompt, {}, None, known=retriever.knows, rare=retriever.is_rare_word,
+                    attributor=retriever.attributor())
+    assert not answer.abstained and answer.prose == "The sources never mention “hair” or “loss”."
+    assert "hair growth" not in answer.answer and sentence in answer.answer

@@ -281,3 +281,21 @@ def test_a_number_neither_the_passages_nor_the_question_state_is_removed() -> No
     assert invented_numbers("A ratio of 50 was enough", [passage], "Was a ratio of 50 enough?") == []
     assert invented_numbers("It came out on September 28, 2023.", ["Consult QD, 28 Sept. 2023."]) == []
     assert invented_numbers("Published in 2019, vol. 22", ["vol. 22, no. 1, 2020, pp. 1-10."]) == ["2019"]
+
+
+def test_a_yes_no_question_about_something_the_corpus_never_names_gets_no_claim_about_it() -> None:
+    from assistant.verify import unsourced_topics
+
+    def known(word: str) -> bool:
+        return word not in {"hair"}
+
+    question = "Does anastrozole cause hair loss?"
+    assert unsourced_topics(question, known) == ["hair"]
+    assert unsourced_topics("Which cells nourish hair?", known) == []  # a wh-question: its nouns may be framing
+    draft = ("It works by reducing estrogen levels, which can indirectly affect hair growth. "
+             "By reducing estrogen levels, Anastrozole lessens the negative feedback signal.")
+    checked = verify(draft, ["By reducing estrogen levels, Anastrozole effectively lessens the negative feedback "
+                             "signal that estrogen exerts on the hypothalamus and pituitary gland."],
+                     question=question, known=known)
+    assert [(c.how, c.kept) for c in checked.checks] == [("unsourced", False), ("unchecked", True)]
+    assert checked.prose.startswith("By reducing estrogen levels")
