@@ -45,6 +45,7 @@ def test_empty_store_says_run_ingest(tmp_path: Path) -> None:
     assert "run `python ingest.py` first" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_missing_model_file_is_a_clear_error(ingested_settings: Settings, tmp_path: Path) -> None:
     proc = _cli("ask", "What is anastrozole?", store=ingested_settings.store.dir,
                 env={"ASSISTANT_LLM__MODEL_PATH": str(tmp_path / "missing.gguf")})

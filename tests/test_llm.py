@@ -11,6 +11,7 @@ def test_explicit_missing_model_path(tmp_path: Path) -> None:
         model_path(Settings(llm={"model_path": tmp_path / "nope.gguf"}))
 
 
+@pytest.mark.slow
 def test_corrupt_cached_model_is_reassembled_and_verified(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     cache.mkdir()
