@@ -16,6 +16,7 @@ with typed inputs and outputs:
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -105,7 +106,7 @@ def screen(
         reason = MODEL_REFUSED if text.strip() else "the model gave no answer"
     if not reason:
         invented = invented_amounts(raw, (c.shown for c in contexts))
-        unknown = [] if presupposes(p.question) else unknown_subjects(p.question, text, known, rare)
+        unknown = [] if corrects_premise(p.question, known, rare) else unknown_subjects(p.question, text, known, rare)
         if invented:
             reason = f"guard: answer stated amounts not in the sources: {invented}"
         elif unknown:
@@ -115,12 +116,20 @@ def screen(
     return reason
 
 
+def corrects_premise(question: str, known: Callable[[str], bool], rare: Callable[[str], bool]) -> bool:
+    """A question whose unknown word is a premise to correct rather than a subject out of scope: it
+    presupposes (:func:`assistant.guards.presupposes`) and also names something the corpus does (a rare word
+    it uses, "anastrozole"). "Why does sildenafil cause headaches?" names nothing of the corpus: refused."""
+    return presupposes(question) and any(
+        rare(w.lower()) and known(w.lower()) for w in re.findall(r"[A-Za-z][\w-]{2,}", question))
+
+
 def unfounded_premise(p: Prepared, answer: str, known: Callable[[str], bool], rare: Callable[[str], bool]) -> str:
     """For a question that presupposes something (:func:`assistant.guards.presupposes`) and an answer that
     repeats a rare word of it the corpus never uses: the fixed sentence shown instead of the model's prose;
     else "". The model's prose explains a premise the sources never state ("... is FDA-approved for male
     infertility because it is an off-label use"); its verified quotes still say what the sources do state."""
-    if not presupposes(p.question):
+    if not corrects_premise(p.question, known, rare):
         return ""
     unknown = unknown_subjects(p.question, answer, known, rare)
     if not unknown:

@@ -89,17 +89,24 @@ def test_a_premise_the_sources_never_state_is_answered_with_their_quotes_not_ref
                     if off_label in p.retrieved[n - 1].chunk.text[s:e])
     raw = (f'Quotes:\n[{n}] "{sentence}"\nAnswer: Anastrozole is FDA-approved for male infertility because it is '
            f"an off-label use [{n}].")
-    answer = finish(p, raw, prompt, {}, None, known=lambda w: w != "fda", rare=lambda w: w == "fda",
-                    attributor=retriever.attributor())
+    answer = finish(p, raw, prompt, {}, None, known=lambda w: w != "fda",
+                    rare=lambda w: w in {"fda", "anastrozole"}, attributor=retriever.attributor())
     assert not answer.abstained, answer.refused_by
     assert answer.prose == "The sources never mention “FDA”, which the question assumes."
     assert "because it is an off-label use" not in answer.answer and sentence in answer.answer
     assert [(c.how, c.kept) for c in answer.checks] == [("premise", False)] and answer.fell_back
     asked = "Is anastrozole FDA-approved for male infertility?"
     q = Prepared(asked, asked, [], p.retrieved, time.perf_counter(), 0.01)
-    refused = finish(q, raw, prompt, {}, None, known=lambda w: w != "fda", rare=lambda w: w == "fda",
-                     attributor=retriever.attributor())
+    refused = finish(q, raw, prompt, {}, None, known=lambda w: w != "fda",
+                     rare=lambda w: w in {"fda", "anastrozole"}, attributor=retriever.attributor())
     assert refused.abstained and "fda" in refused.refused_by
+    # a presupposing question that names nothing of the corpus is out of scope, not a premise to correct
+    off = "Why does sildenafil cause headaches?"
+    o = Prepared(off, off, [], p.retrieved, time.perf_counter(), 0.01)
+    draft = f'Quotes:\n[{n}] "{sentence}"\nAnswer: Sildenafil causes headaches because it is off-label [{n}].'
+    outside = finish(o, draft, prompt, {}, None, known=lambda w: w not in {"sildenafil", "headaches"},
+                     rare=lambda w: w in {"sildenafil", "fda", "anastrozole"}, attributor=retriever.attributor())
+    assert outside.abstained and "sildenafil" in outside.refused_by
 
 
 def test_a_covered_question_the_model_declines_after_quoting_gets_its_quotes(retriever) -> None:
