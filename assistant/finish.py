@@ -16,20 +16,19 @@ with typed inputs and outputs:
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from assistant.evidence import Unit, is_instruction, table_cells
-from assistant.guards import invented_amounts, presupposes, unknown_subjects
+from assistant.guards import corpus_names, invented_amounts, presupposes, unknown_subjects
 from assistant.passages import Shown, whole
 from assistant.prompts import Prompt
 from assistant.quotes import CheckedQuote, ParsedAnswer, check_quotes, cited_numbers, normalise, parse_answer
 from assistant.references import Reference
 from assistant.retrieval import Retrieved
 from assistant.schema import Answer, Citation, ClaimCheck, Context, Timings, Turn
-from assistant.verify import Verified, assemble, unsourced_topics, verify
+from assistant.verify import Verified, assemble, verify
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +119,7 @@ def corrects_premise(question: str, known: Callable[[str], bool], rare: Callable
     """A question whose unknown word is a premise to correct rather than a subject out of scope: it
     presupposes (:func:`assistant.guards.presupposes`) and also names something the corpus does (a rare word
     it uses, "anastrozole"). "Why does sildenafil cause headaches?" names nothing of the corpus: refused."""
-    return presupposes(question) and any(
-        rare(w.lower()) and known(w.lower()) for w in re.findall(r"[A-Za-z][\w-]{2,}", question))
+    return presupposes(question) and bool(corpus_names(question, known, rare))
 
 
 def unfounded_premise(p: Prepared, answer: str, known: Callable[[str], bool], rare: Callable[[str], bool]) -> str:
@@ -253,7 +251,7 @@ def finish(
         assert verified is not None
         prose = verified.prose or premise  # the premise note leads the quotes, in place of the model's words
         if not prose and any(c.how == "unsourced" for c in verified.checks):
-            prose = f"The sources never mention {' or '.join(f'“{w}”' for w in unsourced_topics(p.question, known))}."
+            prose = f"The sources never mention {' or '.join(f'“{w}”' for w in verified.absent)}."
         extra = evidence([q.text for q in checked if q.verified]) if evidence is not None else []
         found = [q for q in check_quotes([(u.n, u.text) for u in extra], chunks) if q.verified]
         text, citations = cite(checked, found, prose, chunks, refs)

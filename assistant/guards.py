@@ -58,6 +58,13 @@ def unknown_subjects(
     return out
 
 
+def corpus_names(text: str, known: Callable[[str], bool], rare: Callable[[str], bool]) -> list[str]:
+    """Rare words of ``text`` that the corpus uses: the names of its authors, drugs and studies (what the
+    out-of-scope test must not judge by sentence similarity alone, and what keeps a premise in scope)."""
+    words = dict.fromkeys(re.findall(r"[A-Za-z][\w-]*", text))
+    return [w for w in words if len(w) > 2 and rare(w.lower()) and known(w)]
+
+
 _PRESUPPOSING = re.compile(r"^\s*(?:why\b|how\s+come\b|since\b|given\s+that\b)", re.I)
 
 

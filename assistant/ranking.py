@@ -26,6 +26,11 @@ def names(chunk: Chunk, word: str) -> bool:
     return re.search(rf"\b{re.escape(word)}", head, re.I) is not None
 
 
+def mentions(chunk: Chunk, word: str) -> bool:
+    """The passage names ``word`` anywhere (``names``: in its first sentence)."""
+    return re.search(rf"\b{re.escape(word)}", chunk.text, re.I) is not None
+
+
 def entries_placed(ranked: list[Ranked], chunks: Sequence[Chunk], k: int, literature: bool) -> list[Ranked]:
     """``ranked`` without reference-list entries, or (``literature``) with the best entry moved up to the
     ``k``-th place if none is above it. Dense hits newer than the snapshot (ids, kind unknown) stay."""

@@ -17,7 +17,8 @@ from assistant.lexicon import tokenize
 MIN_PART_WORDS = 3  # a side of a link needs this many content words to be judged
 
 
-def _sentences(text: str) -> list[str]:
+def sentences(text: str) -> list[str]:
+    """The text's sentences, stripped, empty ones left out."""
     return [text[s:e].strip() for s, e in split_sentences(text) if text[s:e].strip()]
 
 _PHRASE = r"([^.;:()]{2,80}?)"
@@ -100,7 +101,7 @@ def invented_link(claim: str, passages: Sequence[str]) -> str:
     head, tail = set(tokenize(claim[: m.start()])), set(tokenize(claim[m.end():]))
     if len(head) < MIN_PART_WORDS or len(tail) < MIN_PART_WORDS:
         return ""
-    sents = [(n, k, set(tokenize(t))) for n, p in enumerate(passages) for k, t in enumerate(_sentences(p))]
+    sents = [(n, k, set(tokenize(t))) for n, p in enumerate(passages) for k, t in enumerate(sentences(p))]
     h_share, hn, _ = _best_sentence(head, sents)
     t_share, tn, _ = _best_sentence(tail, sents)
     if h_share < LINK_SUPPORT or t_share < LINK_SUPPORT:

@@ -44,8 +44,9 @@ import numpy as np
 from assistant.bm25 import BM25Index
 from assistant.chunking import Chunk
 from assistant.embeddings import LocalEmbeddings
+from assistant.guards import corpus_names
 from assistant.lexicon import american_spelling, tokenize, word_forms
-from assistant.ranking import entries_placed, names, neighbours
+from assistant.ranking import entries_placed, mentions, names, neighbours
 from assistant.settings import RetrievalSettings
 from assistant.store import Store
 
@@ -190,8 +191,7 @@ class HybridRetriever:
                 pool = self.retrieve(sub, self.settings.candidate_k, literature)
             fresh = [r for r in pool if all(r.chunk.id != c.chunk.id for c in chosen)]
             # a passage that names the term, if the question asked about it alone finds one; else its best one
-            pick = next((r for r in fresh if re.search(rf"\b{re.escape(word)}", r.chunk.text, re.I)),
-                        fresh[0] if fresh else None)
+            pick = next((r for r in fresh if mentions(r.chunk, word)), fresh[0] if fresh else None)
             if pick is not None:
                 if len(chosen) >= k:
                     chosen[-1] = pick  # the lowest of the overall best gives way
@@ -313,10 +313,8 @@ class HybridRetriever:
         return _WORDS.sub(fix, text)
 
     def corpus_names(self, text: str) -> list[str]:
-        """Rare words of ``text`` (see :meth:`is_rare_word`) that the corpus uses: the names of its authors,
-        drugs and studies, which the out-of-scope test must not judge by sentence similarity alone."""
-        words = dict.fromkeys(re.findall(r"[A-Za-z][\w-]*", text))
-        return [w for w in words if len(w) > 2 and self.is_rare_word(w.lower()) and self.knows(w)]
+        """:func:`assistant.guards.corpus_names` by this corpus's vocabulary and word rarity."""
+        return corpus_names(text, self.knows, self.is_rare_word)
 
     def knows(self, word: str) -> bool:
         """Whether every index term of ``word`` occurs somewhere in the corpus (stopwords always do)."""

@@ -32,10 +32,9 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from assistant.chunking import split_sentences
 from assistant.lexicon import tokenize
 from assistant.quotes import normalise
-from assistant.relations import conversions, invented_link, reversed_conversion
+from assistant.relations import conversions, invented_link, reversed_conversion, sentences
 from assistant.schema import ClaimCheck
 
 _CITE = re.compile(r"\s*\[\d+(?:\s*[,–-]\s*\d+)*\]")
@@ -44,10 +43,6 @@ _LEADING = re.compile(r"^(?:yes|no|in short|in summary|overall|so|however|also|a
 MIN_CLAIM_WORDS = 3
 FALLBACK_LEAD = "The sources say:"
 QUOTES_LEAD = "In the sources' words:"
-
-
-def sentences(text: str) -> list[str]:
-    return [text[s:e].strip() for s, e in split_sentences(text) if text[s:e].strip()]
 
 
 def clauses(sentence: str) -> list[str]:
@@ -74,6 +69,7 @@ ModelCheck = Callable[[str, str], tuple[bool, str] | None]
 class Verified:
     prose: str  # the model's sentences that survived ("" when none did)
     checks: list[ClaimCheck] = field(default_factory=list)
+    absent: list[str] = field(default_factory=list)  # a yes/no question's nouns the corpus never uses
 
     @property
     def fell_back(self) -> bool:
@@ -126,8 +122,8 @@ def verify(
         if ok:
             kept.append(sentence)
     if checks and not any(clauses(s) for s in kept):
-        return Verified("", checks)
-    return Verified(" ".join(kept) if len(kept) < len(sentences(answer)) else answer.strip(), checks)
+        return Verified("", checks, topics)
+    return Verified(" ".join(kept) if len(kept) < len(sentences(answer)) else answer.strip(), checks, topics)
 
 
 _POLARITY = re.compile(r"^\s*(yes|no)\b\s*[,.;:!–-]?\s*", re.I)

@@ -25,6 +25,15 @@ def _n_of(p: Prepared, text: str) -> int:
     return next(n for n, r in enumerate(p.retrieved, 1) if text in r.chunk.text)
 
 
+def _with_sentence(retriever, question: str, fragment: str) -> tuple[Prepared, int, str]:
+    """The question prepared on what retrieval returns, and the number and whole sentence of the passage
+    holding ``fragment`` (what the model would quote)."""
+    p = Prepared(question, question, [], retriever.retrieve(question), time.perf_counter(), 0.01)
+    n = _n_of(p, fragment)
+    text = p.retrieved[n - 1].chunk.text
+    return p, n, next(text[s:e] for s, e in split_sentences(text) if fragment in text[s:e])
+
+
 def test_screen_passes_a_sourced_draft_and_stops_refusals_and_invented_amounts(prepared: Prepared) -> None:
     prompt = load_prompt("v4")
     contexts = contexts_of(prepared)
@@ -81,12 +90,8 @@ def test_a_premise_the_sources_never_state_is_answered_with_their_quotes_not_ref
     A question that only presupposes it gets the sources' own words under a fixed note; asked outright (no
     presupposition), the same echo is still refused as out of scope."""
     prompt = load_prompt("v4")
-    question = "Why is anastrozole FDA-approved for male infertility?"
-    p = Prepared(question, question, [], retriever.retrieve(question), time.perf_counter(), 0.01)
-    off_label = "its application in male infertility is considered an off-label use"
-    n = _n_of(p, off_label)
-    sentence = next(p.retrieved[n - 1].chunk.text[s:e] for s, e in split_sentences(p.retrieved[n - 1].chunk.text)
-                    if off_label in p.retrieved[n - 1].chunk.text[s:e])
+    p, n, sentence = _with_sentence(retriever, "Why is anastrozole FDA-approved for male infertility?",
+                                    "its application in male infertility is considered an off-label use")
     raw = (f'Quotes:\n[{n}] "{sentence}"\nAnswer: Anastrozole is FDA-approved for male infertility because it is '
            f"an off-label use [{n}].")
     answer = finish(p, raw, prompt, {}, None, known=lambda w: w != "fda",
@@ -114,12 +119,8 @@ def test_a_covered_question_the_model_declines_after_quoting_gets_its_quotes(ret
     the corpus covers gets the verified quotes under a hedged lead; with no verified quote, or naming
     something the corpus never mentions, the refusal stands."""
     prompt = load_prompt("v4")
-    question = "Anything I should know about the risks of aromatase inhibitors?"
-    p = Prepared(question, question, [], retriever.retrieve(question), time.perf_counter(), 0.01)
-    side = "potential side effects, though rare, include changes in lipid profiles"
-    n = _n_of(p, side)
-    sentence = next(p.retrieved[n - 1].chunk.text[s:e] for s, e in split_sentences(p.retrieved[n - 1].chunk.text)
-                    if side in p.retrieved[n - 1].chunk.text[s:e])
+    p, n, sentence = _with_sentence(retriever, "Anything I should know about the risks of aromatase inhibitors?",
+                                    "potential side effects, though rare, include changes in lipid profiles")
     declined = f'Quotes:\n[{n}] "{sentence}"\nAnswer: {prompt.refusal}'
     everyday = {"anything", "know", "risks"}
     answer = finish(p, declined, prompt, {}, None, known=lambda w: w not in everyday, rare=lambda w: False,
@@ -142,12 +143,8 @@ def test_a_covered_question_the_model_declines_after_quoting_gets_its_quotes(ret
 
 def test_a_yes_no_question_on_something_the_corpus_never_names_says_so_above_the_quotes(retriever) -> None:
     prompt = load_prompt("v4")
-    question = "Does anastrozole cause hair loss?"
-    p = Prepared(question, question, [], retriever.retrieve(question), time.perf_counter(), 0.01)
-    aromatase = "Anastrozole works by selectively inhibiting the aromatase enzyme"
-    n = _n_of(p, aromatase)
-    sentence = next(p.retrieved[n - 1].chunk.text[s:e] for s, e in split_sentences(p.retrieved[n - 1].chunk.text)
-                    if aromatase in p.retrieved[n - 1].chunk.text[s:e])
+    p, n, sentence = _with_sentence(retriever, "Does anastrozole cause hair loss?",
+                                    "Anastrozole works by selectively inhibiting the aromatase enzyme")
     raw = (f'Quotes:\n[{n}] "{sentence}"\nAnswer: It works by reducing estrogen levels, which can indirectly '
            f"affect hair growth [{n}].")
     answer = finish(p, raw, prompt, {}, None, known=retriever.knows, rare=retriever.is_rare_word,
