@@ -70,6 +70,7 @@ class Reader:
         kin: Iterable[frozenset[str]] = (),
         kin_cache: dict[str, frozenset[frozenset[str]]] | None = None,
         conversions: Iterable[tuple[frozenset[str], frozenset[str]]] = (),
+        changes: Iterable[tuple[frozenset[str], frozenset[str], int]] = (),
     ) -> None:
         self._technical = lru_cache(maxsize=8192)(technical)
         self.aliases = dict(aliases or {})
@@ -80,6 +81,8 @@ class Reader:
         self.kin_cache = {} if kin_cache is None else kin_cache
         # (converted, product) of each conversion the corpus states (assistant.verify.conversions)
         self.conversions = list(conversions)
+        # (doer, what it moves, +1 up / -1 down) of each change the corpus states (assistant.relations.changes)
+        self.changes = list(changes)
         self._long_forms: re.Pattern[str] | None = None
 
     def named_in(self, text: str) -> list[tuple[str, str]]:

@@ -112,3 +112,109 @@ def invented_link(claim: str, passages: Sequence[str]) -> str:
             return ""
     return (f"joins two statements the sources make apart (passage {hn + 1} and passage {tn + 1}, not one "
             f"sentence or two adjacent ones) as cause and effect: the link is the model's")
+
+
+#: verbs that move an amount up or down (their lemmas); a negation turns the direction around
+_UP = frozenset({"increase", "raise", "boost", "elevate", "enhance", "heighten", "amplify", "promote", "stimulate"})
+_DOWN = frozenset({"reduce", "lower", "decrease", "suppress", "inhibit", "block", "diminish", "lessen", "cut",
+                   "impair", "dampen", "drop", "limit", "curb"})
+#: nouns that name an amount of something ("estrogen levels", "production of LH"): the something is what moves
+_AMOUNT = frozenset({"level", "amount", "concentration", "production", "secretion", "release", "activity",
+                     "output", "synthesis"})
+#: a change: (who changes it, what it changes, +1 up / -1 down), each side a set of index terms
+Change = tuple[frozenset[str], frozenset[str], int]
+
+
+def _name(tok) -> frozenset[str]:
+    """A noun with the words that make its name ("Leydig cells", "estrogen receptors"), as index terms."""
+    parts = [c for c in tok.children if c.dep_ in ("compound", "poss") and c.i < tok.i] + [tok]
+    return frozenset(tokenize(" ".join(t.text for t in parts)))
+
+
+def _what(obj) -> list[frozenset[str]]:
+    """The things an object names: "estrogen levels" -> estrogen, "production of LH" -> LH, "LH and FSH
+    production" -> both."""
+    out = []
+    for tok in [obj, *obj.conjuncts]:
+        if tok.lemma_.lower() in _AMOUNT:
+            inner = [c for c in tok.children if c.dep_ in ("compound", "poss", "nmod") and c.i < tok.i]
+            inner += [g for c in tok.children if c.dep_ == "prep" and c.lower_ == "of" for g in c.children
+                      if g.dep_ == "pobj"]
+            out.extend(_name(t) for i in inner for t in [i, *i.conjuncts])
+        else:
+            out.append(_name(tok))
+    return [w for w in out if w]
+
+
+def _doer(verb):
+    """Who does what a verb says: its subject, the noun a relative clause hangs on, or, for a verb without a
+    subject of its own ("By reducing estrogen levels, Anastrozole lessens ..."), the governing verb's doer."""
+    from assistant.syntax import SUBJECT
+
+    seen = 0
+    while verb is not None and seen < 6:
+        subj = [c for c in verb.children if c.dep_ in SUBJECT and c.dep_ != "nsubjpass"]
+        if subj:
+            return subj[0]
+        agent = [g for c in verb.children if c.dep_ == "agent" for g in c.children if g.dep_ == "pobj"]
+        if agent:
+            return agent[0]
+        if verb.dep_ == "relcl":
+            return verb.head
+        if verb.head is verb:
+            return None
+        verb, seen = verb.head, seen + 1
+    return None
+
+
+def changes(text: str) -> list[Change]:
+    """Each "X raises/lowers Y" the text states, read from its parse (passive and relative clauses too)."""
+    from assistant.syntax import NEGATORS, parse
+
+    out = []
+    for verb in parse(text):
+        lemma = verb.lemma_.lower()
+        if verb.pos_ != "VERB" or lemma not in _UP | _DOWN:
+            continue
+        sign = 1 if lemma in _UP else -1
+        if any(c.dep_ == "neg" or c.lower_ in NEGATORS for c in verb.children):
+            sign = -sign
+        passive = [c for c in verb.children if c.dep_ == "nsubjpass"]
+        objects = [c for c in verb.children if c.dep_ in ("dobj", "obj")] + passive
+        doer = _doer(verb)
+        if doer is None or not objects:
+            continue
+        named = [doer, *doer.conjuncts, *(c for c in doer.children if c.dep_ == "appos")]  # "hCG" in "... (hCG)"
+        who = frozenset().union(*(_name(t) for t in named))
+        for what in (w for o in objects for w in _what(o)):
+            if who and not who & what:
+                out.append((who, what, sign))
+    return out
+
+
+def reversed_change(claim: str, stated: Sequence[Change]) -> str:
+    """Why the claim moves an amount the opposite way from the sources ("" if it does not).
+
+    Why: asked "Anastrozole raises estrogen, right?", the model wrote "Anastrozole raises estrogen." above a
+    quote saying "By reducing estrogen levels, Anastrozole ...". Every word is the sources'; only the
+    direction is the model's. The claim goes when the sources say the same doer moves the same thing the
+    other way and never the claim's way.
+    """
+    for who, what, sign in changes(_strip_cites(claim)):
+        same = any(who & w and _same_thing(what, t) and s == sign for w, t, s in stated)
+        opposite = next(((w, t) for w, t, s in stated if who & w and _same_thing(what, t) and s == -sign), None)
+        if opposite and not same:
+            way = "lowers" if sign == 1 else "raises"
+            return (f"says the opposite of the sources: they say {' '.join(sorted(opposite[0]))} {way} "
+                    f"{' '.join(sorted(opposite[1]))}")
+    return ""
+
+
+def _same_thing(a: frozenset[str], b: frozenset[str]) -> bool:
+    """One name holds the other ("estrogen" and "estrogen receptors" are not one thing; "cells" is too vague
+    to say which cells: both sides must be named alike)."""
+    return bool(a) and bool(b) and (a <= b or b <= a) and (len(a) > 1) == (len(b) > 1) if a != b else bool(a)
+
+
+def _strip_cites(text: str) -> str:
+    return re.sub(r"\s*\[\d+(?:\s*[,–-]\s*\d+)*\]", "", text)

@@ -263,7 +263,7 @@ class HybridRetriever:
     def attributor(self) -> Attributor:
         """The attribution checker for the current snapshot: the corpus's names, aliases and word rarity."""
         from assistant.attribution import Attributor
-        from assistant.relations import conversions
+        from assistant.relations import changes, conversions
         from assistant.terms import aliases_from, kin_by_name, named_terms
 
         if self._bm25 is None:
@@ -283,7 +283,8 @@ class HybridRetriever:
                                      named=lambda w: w in named or any(k in named for k in w.split("-")),
                                      kin=kin_by_name(aliases),
                                      kin_cache=last.kin_cache if last and last.aliases == aliases else None,
-                                     conversions=[c for t in texts for c in conversions(t)] if small else ())
+                                     conversions=[c for t in texts for c in conversions(t)] if small else (),
+                                     changes=[c for t in texts for c in changes(t)] if small else ())
                 if small:
                     checker.kin |= checker.kinds(texts)
                     checker.corpus = checker.evidence(texts)

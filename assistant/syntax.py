@@ -104,3 +104,20 @@ def clause(token) -> set[int]:
                 continue
             stack.append(c)
     return out
+
+
+@lru_cache(maxsize=1)
+def _irregular() -> dict[str, frozenset[str]]:
+    """Lemma -> its irregular noun forms ("man" -> "men"), inverted from the parser's own exception table."""
+    table = _nlp().get_pipe("lemmatizer").lookups.get_table("lemma_exc")["noun"]
+    out: dict[str, set[str]] = {}
+    for form, lemmas in table.items():
+        for lemma in lemmas:
+            out.setdefault(lemma, set()).add(form)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+def noun_forms(token) -> set[str]:
+    """A noun as written, its lemma, and the lemma's irregular forms: "man" -> {"man", "men"}, "men" -> both."""
+    lemma = token.lemma_.lower()
+    return {token.text.lower(), lemma} | set(_irregular().get(lemma, ()))

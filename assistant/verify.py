@@ -11,8 +11,10 @@ answer is checked, clause by clause, against the passages the model read:
 3. a clause that only restates the question (:func:`echoes`) is removed: it is
    the model's yes/no verdict, or the question's premise, in sentence form;
 4. a clause that turns a conversion the sources state around ("estrogen to
-   testosterone" where they say "testosterone into estrogens") is removed
-   (:func:`assistant.relations.reversed_conversion`);
+   testosterone" where they say "testosterone into estrogens") or moves an
+   amount the other way ("Anastrozole raises estrogen" where they say "By
+   reducing estrogen levels, Anastrozole ...") is removed
+   (:func:`assistant.relations.reversed_conversion`, :func:`~assistant.relations.reversed_change`);
 5. a clause stating a number no passage and not the question state is removed
    (:func:`invented_numbers`: a count, a ratio, a year; doses are the guards');
 6. a clause that joins as cause and effect two statements the sources make
@@ -34,7 +36,15 @@ from dataclasses import dataclass, field
 
 from assistant.lexicon import tokenize
 from assistant.quotes import normalise
-from assistant.relations import conversions, invented_link, reversed_conversion, sentences
+from assistant.relations import (
+    Change,
+    changes,
+    conversions,
+    invented_link,
+    reversed_change,
+    reversed_conversion,
+    sentences,
+)
 from assistant.schema import ClaimCheck
 
 _CITE = re.compile(r"\s*\[\d+(?:\s*[,–-]\s*\d+)*\]")
@@ -108,12 +118,13 @@ def verify(
         checks.append(ClaimCheck(claim=polarity, kept=False, how="polarity", reason=POLARITY_REASON))
     # the conversions the sources state, read once for every claim: the passages', and the corpus's
     stated = [c for p in passages for c in conversions(p)] + (attributor.conversions if attributor is not None else [])
+    moved = [c for p in passages for c in changes(p)] + (attributor.changes if attributor is not None else [])
     topics = unsourced_topics(question, known) if known is not None else []
     for sentence in sentences(answer):
         ok = True
         for claim in clauses(sentence):
             check = _check_claim(claim, sentence, passages, attributor, evidence, previous, model_check,
-                                 (question, resolved), stated, topics)
+                                 (question, resolved), stated, topics, moved)
             checks.append(check)
             ok = ok and check.kept
         if attributor is not None:
@@ -166,14 +177,39 @@ _DEGREE = re.compile(rf"^how\s+(?!{_AUX}|to\b)[a-z]+\b", re.I)
 _PART = re.compile(rf",?\s+(?:and|but)\s+(?={_AUX})|,\s+(?=how\b)", re.I)
 
 
+# a statement put as a question: "Anastrozole raises estrogen, right?", "..., isn't it?", "... - true?"
+_TAG = re.compile(
+    r"(?:,|\s[-–—])\s*(?:right|correct|true|yes|no|or not|isn'?t (?:it|that|there)|aren'?t (?:they|there)|"
+    r"doesn'?t (?:it|he|she)|don'?t (?:they|we|you)|is that (?:right|correct|true|so)|am i right)\s*\?+\s*$",
+    re.I,
+)
+_WH = re.compile(r"\b(?:what|which|who|whom|whose|when|where|why|how)\b", re.I)
+
+
 def is_polar(question: str) -> bool:
     """A question the answer can only assert or deny: one of its last sentence's coordinated parts opens with
     an auxiliary verb ("..., and is it approved for men?") or asks "how" of a degree ("How common are ...?",
-    "Since ..., how much does it cut ...?"), and offers no "or" choice."""
+    "Since ..., how much does it cut ...?"), and offers no "or" choice; or a statement put as a question
+    ("Anastrozole raises estrogen, right?", "So clomiphene blocks aromatase?")."""
     last = re.split(r"(?<=[.?!:])\s+", question.strip())[-1] if question.strip() else ""
+    if _TAG.search(last):
+        return True
     if re.search(r"\bor\b", last, re.I):
         return False
-    return any(_POLAR.match(part) or _DEGREE.match(part) for part in _PART.split(last))
+    if any(_POLAR.match(part) or _DEGREE.match(part) for part in _PART.split(last)):
+        return True
+    return last.endswith("?") and not _WH.search(last) and _declarative(last)
+
+
+def _declarative(sentence: str) -> bool:
+    """A sentence with a subject and a finite verb, not an order ("Tell me about hCG?") or a bare phrase
+    ("Anastrozole vs clomiphene?")."""
+    from assistant.syntax import SUBJECT, parse
+
+    doc = parse(sentence)
+    roots = [t for t in doc if t.dep_ == "ROOT"]
+    return any(r.pos_ in ("VERB", "AUX") and r.tag_ != "VB" and any(c.dep_ in SUBJECT for c in r.children)
+               for r in roots)
 
 
 def echoes(claim: str, question: str, resolved: str = "") -> bool:
@@ -246,17 +282,48 @@ def unsourced_topics(question: str, known: Callable[[str], bool]) -> list[str]:
     """
     if not is_polar(question):
         return []
-    from assistant.syntax import parse
+    from assistant.syntax import noun_forms, parse
 
-    nouns = [t.text for t in parse(question) if t.pos_ == "NOUN" and t.text.isalpha()]  # in the question's order
-    return [w for w in dict.fromkeys(tokenize(" ".join(nouns))) if not known(w)]
+    out: dict[str, None] = {}  # in the question's order
+    for t in parse(question):
+        # any of its forms will do: the corpus says "men", the question "a man's estrogen"
+        if t.pos_ == "NOUN" and t.text.isalpha() and not any(known(f) for f in noun_forms(t)) and _topical(t, known):
+            out[t.text.lower()] = None  # as written: it is named in the note ("pregnancy", not its stem)
+    return list(out)
+
+
+_DEMONSTRATIVE = frozenset({"this", "that", "these", "those", "such"})
+_LIKENESS = frozenset({"same", "similar", "different", "other", "another"})
+_SAYING = frozenset({"mention", "say", "discuss", "cover", "list", "cite", "state", "describe", "write", "report"})
+
+
+def _topical(noun, known: Callable[[str], bool]) -> bool:
+    """Whether a noun names what the question is about, not how it asks: not "the way hCG does" (a manner),
+    "that specific problem" (points back to the conversation), "the same job as" (a likeness), "in the
+    material" after "mentioned" (where, not what), or the head of a compound whose modifier the corpus does use
+    ("semen quality": semen is the topic)."""
+    if noun.dep_ == "npadvmod":
+        return False
+    if any(c.lower_ in _DEMONSTRATIVE for c in noun.children if c.dep_ in ("det", "amod", "predet")):
+        return False
+    if any(c.lower_ in _LIKENESS for c in noun.children if c.dep_ in ("amod", "det")):
+        return False
+    head = noun.head
+    governor = head.head if head.head.dep_ != "advmod" else head.head.head  # "mentioned anywhere in"
+    if noun.dep_ == "pobj" and (governor.lemma_.lower() in _SAYING or governor.lower_ == "according"):
+        return False  # "mentioned in the material", "according to the meta-analysis": where, not what
+    # an aspect of something the corpus names: "semen quality" (but "hair" in "hair loss" is a topic of its own)
+    parts = [c for c in noun.children if c.dep_ == "compound"]
+    return not any(p.pos_ in ("NOUN", "PROPN") and known(p.text.lower()) for p in parts)
 
 
 def _check_claim(claim, sentence, passages, attributor, evidence, previous, model_check, asked=("", ""),
-                 stated: Sequence[tuple[frozenset[str], frozenset[str]]] = (), topics=()) -> ClaimCheck:
+                 stated: Sequence[tuple[frozenset[str], frozenset[str]]] = (), topics=(),
+                 moved: Sequence[Change] = ()) -> ClaimCheck:
     if is_verbatim(claim, passages):
         return ClaimCheck(claim=claim, kept=True, how="verbatim", reason="a slice of a passage")
-    absent = [w for w in topics if w in set(tokenize(claim))]
+    said = set(tokenize(claim))
+    absent = [w for w in topics if said & set(tokenize(w))]
     if absent:
         return ClaimCheck(claim=claim, kept=False, how="unsourced",
                           reason=f"about {', '.join(absent)}, which the sources never mention")
@@ -270,7 +337,7 @@ def _check_claim(claim, sentence, passages, attributor, evidence, previous, mode
         wrong = attributor.against_sources(claim, evidence, previous)
         if wrong is not None:
             return ClaimCheck(claim=claim, kept=False, how="attribution", reason=wrong.reason())
-    turned = reversed_conversion(claim, stated)
+    turned = reversed_conversion(claim, stated) or reversed_change(claim, moved)
     if turned:
         return ClaimCheck(claim=claim, kept=False, how="direction", reason=turned)
     unlinked = invented_link(claim, passages)
