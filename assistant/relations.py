@@ -84,6 +84,24 @@ def _best_sentence(words: set[str], sentences: Sequence[tuple[int, int, set[str]
     return best
 
 
+def link_head(claim: str, passages: Sequence[str]) -> str:
+    """What the claim says before its cause-and-effect link ("hMG contains both FSH and LH activity" of "...,
+    which is why it is used with hCG"), if one source sentence holds every content word of it; else "".
+
+    Why every word: a head that is the model's own ("Anastrozole is stronger than Clomiphene, because ...")
+    must not survive its link's removal on the strength of two drug names.
+    """
+    m = _LINK.search(claim)
+    if not m:
+        return ""
+    head = claim[: m.start()].strip(" ,;")
+    words = set(tokenize(head))
+    if len(words) < MIN_PART_WORDS:
+        return ""
+    held = any(words <= set(tokenize(t)) for p in passages for t in sentences(p))
+    return head if held else ""
+
+
 def invented_link(claim: str, passages: Sequence[str]) -> str:
     """Why the claim's "X, which leads to Y" / "X because Y" / "X, which is why Y" joins two statements the
     sources never join ("" if it does not, or if either side is not taken from them).

@@ -41,6 +41,7 @@ from assistant.relations import (
     changes,
     conversions,
     invented_link,
+    link_head,
     reversed_change,
     reversed_conversion,
     sentences,
@@ -120,13 +121,27 @@ def verify(
     stated = [c for p in passages for c in conversions(p)] + (attributor.conversions if attributor is not None else [])
     moved = [c for p in passages for c in changes(p)] + (attributor.changes if attributor is not None else [])
     topics = unsourced_topics(question, known) if known is not None else []
+    changed = False
     for sentence in sentences(answer):
         ok = True
-        for claim in clauses(sentence):
+        parts = clauses(sentence)
+        for claim in parts:
             check = _check_claim(claim, sentence, passages, attributor, evidence, previous, model_check,
                                  (question, resolved), stated, topics, moved)
             checks.append(check)
             ok = ok and check.kept
+        if not ok and len(parts) == 1 and checks[-1].how == "link":
+            # the link is the model's, what comes before it may be the sources': "hMG contains both FSH and LH
+            # activity, which is why it is used with hCG" keeps its first half if a source sentence holds it
+            # and it passes the checks on its own
+            head = link_head(parts[0], passages)
+            if head:
+                again = _check_claim(head, head, passages, attributor, evidence, previous, model_check,
+                                     (question, resolved), stated, topics, moved)
+                checks.append(again)
+                if again.kept:
+                    cites = "".join(_CITE.findall(sentence))
+                    sentence, ok, changed = f"{head}{cites}.", True, True
         if attributor is not None:
             named = [k for k in attributor.facts(_CITE.sub("", sentence), previous) if attributor.is_named(k)]
             previous = named[0] if named else previous
@@ -134,7 +149,8 @@ def verify(
             kept.append(sentence)
     if checks and not any(clauses(s) for s in kept):
         return Verified("", checks, topics)
-    return Verified(" ".join(kept) if len(kept) < len(sentences(answer)) else answer.strip(), checks, topics)
+    whole = len(kept) == len(sentences(answer)) and not changed
+    return Verified(answer.strip() if whole else " ".join(kept), checks, topics)
 
 
 _POLARITY = re.compile(r"^\s*(yes|no)\b\s*[,.;:!–-]?\s*", re.I)

@@ -351,3 +351,18 @@ def test_a_claim_moving_an_amount_the_other_way_from_the_sources_is_removed() ->
     assert not reversed_change("Anastrozole does not raise estrogen", stated)  # a negation turns it around
     assert not reversed_change("Clomiphene increases estrogen", stated)  # another doer: no opinion
     assert not reversed_change("Anastrozole increases estrogen receptors", stated)  # another thing
+
+
+def test_a_removed_link_keeps_its_first_half_when_a_source_sentence_holds_it() -> None:
+    hmg = ("Often, recombinant Follicle-Stimulating Hormone (rFSH) or human menopausal gonadotropin (hMG), which "
+           "contains both FSH and LH activity, is added to directly stimulate the Sertoli cells and support sperm "
+           "production.")
+    row = "| rFSH (FSH-like) | Used in combination with hCG for complete spermatogenesis induction. |"
+    checked = verify("hMG contains both FSH and LH activity, which is why it is used in combination with hCG for "
+                     "complete spermatogenesis induction [1].", [hmg, row])
+    assert [(c.how, c.kept) for c in checked.checks] == [("link", False), ("unchecked", True)]
+    assert checked.prose == "hMG contains both FSH and LH activity [1]."
+    # a first half of the model's own words goes with its link
+    own = verify("Anastrozole is stronger than Clomiphene, which is why it is used in combination with hCG for "
+                 "complete spermatogenesis induction.", [hmg, row, "Unlike Anastrozole, Clomiphene binds receptors."])
+    assert own.fell_back and [c.how for c in own.checks] == ["link"]
