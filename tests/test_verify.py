@@ -112,7 +112,7 @@ def test_a_claim_the_table_denies_is_removed(retriever) -> None:
 
 
 def test_a_leading_yes_or_no_is_never_kept() -> None:
-    from assistant.verify import strip_polarity
+    from assistant.polar import strip_polarity
 
     assert strip_polarity("Yes, high E2 is not necessary [1].") == ("High E2 is not necessary [1].", "Yes")
     assert strip_polarity("No. LH acts on Leydig cells.") == ("LH acts on Leydig cells.", "No")
@@ -122,7 +122,7 @@ def test_a_leading_yes_or_no_is_never_kept() -> None:
 
 
 def test_a_clause_that_only_restates_a_yes_no_question_is_removed() -> None:
-    from assistant.verify import echoes, is_polar
+    from assistant.polar import echoes, is_polar
 
     question = "Is the HPG axis the only hormone system that matters for making sperm?"
     answer = ("The HPG axis is the only hormone system that matters for making sperm. "
@@ -284,7 +284,7 @@ def test_a_number_neither_the_passages_nor_the_question_state_is_removed() -> No
 
 
 def test_a_yes_no_question_about_something_the_corpus_never_names_gets_no_claim_about_it() -> None:
-    from assistant.verify import unsourced_topics
+    from assistant.polar import unsourced_topics
 
     def known(word: str) -> bool:
         return word not in {"hair"}
@@ -302,7 +302,7 @@ def test_a_yes_no_question_about_something_the_corpus_never_names_gets_no_claim_
 
 
 def test_the_nouns_the_note_names_are_topics_in_any_form_not_framing() -> None:
-    from assistant.verify import unsourced_topics
+    from assistant.polar import unsourced_topics
 
     corpus = {"men", "estrogen", "anastrozol", "rfsh", "testosteron", "hcg", "letrozol", "drug", "ratio", "target",
               "semen", "improv"}
@@ -323,7 +323,7 @@ def test_the_nouns_the_note_names_are_topics_in_any_form_not_framing() -> None:
 
 
 def test_a_statement_put_as_a_question_is_a_yes_no_question() -> None:
-    from assistant.verify import is_polar
+    from assistant.polar import is_polar
 
     for q in ["Anastrozole raises estrogen, right?", "So clomiphene blocks aromatase?", "hCG works like LH?",
               "Gonadorelin is given in pulses, isn't it?", "Clomiphene is a SERM - true?"]:
