@@ -209,8 +209,13 @@ class Reader:
             if agent is None:
                 continue
             for j, cell in enumerate(cells[1:], 1):
-                doc = parse(f"{header[j] if j < len(header) else ''}: {cell}")
-                words = set(self._words(doc).values()) - {agent}
+                head = header[j] if j < len(header) else ""
+                doc = parse(f"{head}: {cell}")
+                # of the header, only its terms: "Effect on ITT" says what the cell is about, but "Primary
+                # Hormonal Target" is the column's framing, not a word the row's agent says ("LH targets Leydig
+                # cells" was given to hCG, whose row sits under that header)
+                words = {w for i, w in self._words(doc).items()
+                         if doc[i].idx > len(head) or self._token_term(doc[i])} - {agent}
                 target = reading.negated if negated(doc) else reading.facts
                 target.setdefault(agent, set()).update(words)
 

@@ -49,6 +49,10 @@ def test_headline_swap_is_removed_and_the_correct_answer_kept(retriever) -> None
         ("Which testicular cells do LH and FSH act on?",
          "LH stimulates the Sertoli cells to produce testosterone.",
          "LH stimulates the Leydig cells to produce testosterone."),
+        # the table's "Primary Hormonal Target" header is the column's framing, not a word of hCG's row
+        ("Which cells in the testes does FSH target, and which does LH target?",
+         "FSH targets Sertoli cells, and LH targets Sertoli cells.",
+         "FSH targets Sertoli cells, and LH targets Leydig cells."),
         ("How do tamoxifen and anastrozole lower estrogen's effect?",
          "Tamoxifen works by selectively inhibiting the aromatase enzyme.",
          "Anastrozole works by selectively inhibiting the aromatase enzyme."),
