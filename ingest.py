@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
 
     paths = args.paths or [settings.store.corpus_dir]
     try:
-        report = ingest(paths, settings, reset=args.reset, prune=args.prune, progress=not args.no_progress)
+        report = ingest(paths, settings, reset=args.reset, prune=args.prune, progress=not args.no_progress,
+                        workers=True)
     except StoreError as exc:
         log.error("ingest: %s", exc)
         return 2

@@ -127,7 +127,7 @@ def _export_int8(model: str, target: Path) -> None:
 class _OnnxEncoder:
     """Tokenizer + int8 ONNX session + the model's own pooling, as sentence-transformers would apply it."""
 
-    def __init__(self, model: str, cache_dir: Path) -> None:
+    def __init__(self, model: str, cache_dir: Path, sessions: int | None = None) -> None:
         import onnxruntime as ort
         from filelock import FileLock
         from tokenizers import Tokenizer
@@ -154,7 +154,7 @@ class _OnnxEncoder:
         options.intra_op_num_threads = 1
         # one single-threaded session a core (~23 MB each): see encode()
         self.sessions = [ort.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
-                         for _ in range(max(1, len(os.sched_getaffinity(0))))]
+                         for _ in range(sessions or max(1, len(os.sched_getaffinity(0))))]
         self._free = list(self.sessions)
         self._free_lock = threading.Condition()
         self._pool = ThreadPoolExecutor(len(self.sessions), thread_name_prefix="onnx-embed")  # threads start lazily
@@ -191,6 +191,48 @@ class _OnnxEncoder:
         else:
             vectors = [self._vector(x) for x in ids]
         return np.stack(vectors).astype(np.float32) if vectors else np.zeros((0, 0), dtype=np.float32)
+
+
+_WORKER: _OnnxEncoder | None = None
+
+
+def _worker_start(model: str, cache_dir: str) -> None:
+    global _WORKER
+    _WORKER = _OnnxEncoder(model, Path(cache_dir), sessions=1)
+
+
+def _worker_encode(texts: list[str]) -> np.ndarray:
+    assert _WORKER is not None
+    return _WORKER.encode(texts)
+
+
+class EncoderPool:
+    """The int8 encoder in one worker process a core, for a large ingest.
+
+    Why processes: chromadb's upsert holds Python's GIL for the whole call, so embedding threads stall while
+    the store writes; in processes the next file embeds while the last one is written (bench/ingest.py).
+    Each text still runs alone in a single-threaded session: the vectors are the in-process encoder's, bit
+    for bit (tested). Why forked, not spawned: a spawned worker imports the caller's main module again, and
+    a script without an ``if __name__ == "__main__"`` guard would run again in it; the workers are forked at
+    once, before this process starts threads of its own for the ingest.
+    """
+
+    def __init__(self, model: str, cache_dir: Path, workers: int | None = None) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        _load_onnx(model, str(cache_dir))  # export once, here, before the workers look for the file
+        self.workers = workers or max(1, len(os.sched_getaffinity(0)))
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"),
+                                         initializer=_worker_start, initargs=(model, str(cache_dir)))
+        self._pool.submit(int).result()  # fork the workers now
+
+    def submit(self, texts: list[str], part: int = 16) -> list:
+        """Futures of the texts' vectors, ``part`` texts a task (in order)."""
+        return [self._pool.submit(_worker_encode, texts[i : i + part]) for i in range(0, len(texts), part)]
+
+    def close(self) -> None:
+        self._pool.shutdown(cancel_futures=True)
 
 
 @lru_cache(maxsize=4)
@@ -245,6 +287,13 @@ class LocalEmbeddings(Embeddings):
 
     def in_vocabulary(self, piece: str) -> bool:
         return _tokenizer(self.model_name).token_to_id(piece) is not None
+
+    def pool(self) -> EncoderPool | None:
+        """Worker processes for a large ingest (the int8 backend only: PyTorch already uses every core for a
+        batch); the caller closes it."""
+        if self.backend != "onnx-int8":
+            return None
+        return EncoderPool(self.model_name, self.cache_dir)
 
     def load(self) -> None:
         """Load (and on first use export) the model now, so that later timings leave it out."""

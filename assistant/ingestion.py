@@ -71,8 +71,13 @@ def ingest(
     prune: bool = False,
     progress: bool = True,
     lock_timeout: float | None = None,
+    workers: bool = False,
 ) -> IngestReport:
     """Ingest ``paths`` (files or folders). Raises StoreError if the store is unusable.
+
+    ``workers``: a large ingest (``POOL_MIN_CHUNKS``, int8 backend) embeds in forked worker processes ahead
+    of the store's writes. Only for a process that runs little else (``ingest.py``, the benchmark): the
+    chat server, with the model and the web server's threads in it, ingests in process.
 
     Two ingests of one store folder never write at once: the second waits for the
     first (up to ``lock_timeout``, default the setting ``ingest_lock_timeout_s``),
@@ -85,7 +90,7 @@ def ingest(
     except OSError as exc:
         raise StoreError(f"cannot create the store folder {settings.store.dir} ({exc.strerror or exc})") from None
     if lock is None:
-        return _ingest(paths, settings, reset=reset, prune=prune, progress=progress)
+        return _ingest(paths, settings, reset=reset, prune=prune, progress=progress, workers=workers)
     try:
         try:
             lock.acquire(timeout=0)
@@ -101,12 +106,62 @@ def ingest(
     except OSError as exc:
         raise StoreError(f"cannot lock the store at {settings.store.dir} ({exc.strerror or exc})") from None
     try:
-        return _ingest(paths, settings, reset=reset, prune=prune, progress=progress)
+        return _ingest(paths, settings, reset=reset, prune=prune, progress=progress, workers=workers)
     finally:
         lock.release()
 
 
-def _ingest(paths: Sequence[Path], settings: Settings, *, reset: bool, prune: bool, progress: bool) -> IngestReport:
+#: an ingest of at least this many chunks embeds in worker processes, ahead of the store's writes
+POOL_MIN_CHUNKS = 512
+#: chunks submitted to the workers ahead of the file being written
+AHEAD_CHUNKS = 256
+
+
+class _Ahead:
+    """Embeds the next files' new chunks in the encoder's worker processes while the store writes this one.
+
+    Why: chromadb's upsert holds Python's GIL, so in one process the embedding stalls while the store writes
+    (about a sixth of an int8 ingest); worker processes keep embedding meanwhile. Only what the store will ask
+    for is sent: the chunks of each file whose ids it does not hold yet.
+    """
+
+    def __init__(self, store: Store, todo: list[tuple[str, str, list[Chunk], bool]], pool) -> None:
+        self.store, self.todo, self.pool = store, todo, pool
+        self.pending: dict[int, tuple[list[str], list]] = {}
+        self.next = 0
+        self.current = -1
+
+    def submit_from(self, k: int) -> None:
+        """File ``k`` is next to be written: have it, and files after it up to ``AHEAD_CHUNKS``, embedding."""
+        self.current = k
+        if self.pool is None:
+            return
+        self.next = max(self.next, k)
+        while self.next < len(self.todo) and (
+            self.next == k or sum(len(t) for j, (t, _) in self.pending.items() if j > k) < AHEAD_CHUNKS
+        ):
+            source, _, chunks, _ = self.todo[self.next]
+            stored = set(self.store.ids_for(source))
+            texts = [c.embed_text() for c in chunks if c.id not in stored]
+            self.pending[self.next] = (texts, self.pool.submit(texts))
+            self.next += 1
+
+    def take(self, texts: list[str], update) -> list[list[float]] | None:
+        """The vectors of ``texts`` if they are what was sent ahead for the current file, else None."""
+        sent = self.pending.pop(self.current, None)
+        if sent is None or sent[0] != texts:
+            return None
+        out: list[list[float]] = []
+        for future in sent[1]:
+            vectors = future.result()
+            out += vectors.tolist()
+            update(len(vectors))
+        return out
+
+
+def _ingest(
+    paths: Sequence[Path], settings: Settings, *, reset: bool, prune: bool, progress: bool, workers: bool
+) -> IngestReport:
     store = Store.from_settings(settings, create=True)
     report = IngestReport(where=store.where)
     if reset:
@@ -148,9 +203,14 @@ def _ingest(paths: Sequence[Path], settings: Settings, *, reset: bool, prune: bo
     if todo:
         embedder = LocalEmbeddings.from_settings(settings)
         total = sum(len(c) for _, _, c, _ in todo)
+        pool = embedder.pool() if workers and total >= POOL_MIN_CHUNKS else None
+        ahead = _Ahead(store, todo, pool)
         with tqdm(total=total, desc="embedding", unit="chunk", disable=not progress, leave=False) as bar:
 
             def embed(texts: list[str]) -> list[list[float]]:
+                done = ahead.take(texts, bar.update)
+                if done is not None:
+                    return done
                 out: list[list[float]] = []
                 step = settings.embedding.batch_size
                 for i in range(0, len(texts), step):
@@ -158,7 +218,8 @@ def _ingest(paths: Sequence[Path], settings: Settings, *, reset: bool, prune: bo
                     bar.update(len(texts[i : i + step]))
                 return out
 
-            for source, sha, chunks, existed in todo:
+            for k, (source, sha, chunks, existed) in enumerate(todo):
+                ahead.submit_from(k)
                 try:
                     report.embedded += store.replace_file(source, chunks, sha, embed)
                 except StoreError:
@@ -170,6 +231,9 @@ def _ingest(paths: Sequence[Path], settings: Settings, *, reset: bool, prune: bo
                         "the files stored before it are complete: run the ingest again to finish"
                     ) from None
                 (report.updated if existed else report.added).append(source)
+
+        if pool is not None:
+            pool.close()
 
     if prune:
         for source in sorted(manifest):

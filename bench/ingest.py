@@ -99,7 +99,7 @@ def main() -> None:
                 s = base.updated(store={"dir": tmp_path / f"synth-{backend}-{run}", "corpus_dir": synth},
                                  embedding={"backend": backend})
                 t0 = time.perf_counter()
-                r = ingest([synth], s, progress=False)
+                r = ingest([synth], s, progress=False, workers=True)
                 rates.append(r.embedded / (time.perf_counter() - t0))
                 n_chunks = r.total_chunks
                 print(f"{backend} synthetic run {run + 1}/{args.runs}: {r.embedded:,} chunks at "

@@ -83,3 +83,42 @@ def test_store_from_before_the_record_counts_as_torch(tmp_settings: Settings) ->
     assert Store.from_settings(tmp_settings).collection.metadata["embedder"] == encoder_id(backend="torch")
     with pytest.raises(StoreError):
         Store.from_settings(tmp_settings.updated(embedding={"backend": "onnx-int8"}))
+
+
+def test_worker_processes_embed_exactly_as_this_process_does(onnx_cache: Path, sentences: list[str]) -> None:
+    int8 = LocalEmbeddings(backend="onnx-int8", cache_dir=onnx_cache)
+    pool = int8.pool()
+    assert pool is not None and LocalEmbeddings(backend="torch").pool() is None  # PyTorch batches on every core
+    try:
+        futures = pool.submit(sentences, part=7)
+        pooled = np.concatenate([f.result() for f in futures])
+    finally:
+        pool.close()
+    assert np.array_equal(pooled, np.array(int8.embed(sentences), dtype=np.float32))
+
+
+@pytest.mark.slow  # two whole ingests
+def test_a_large_ingest_embeds_ahead_in_workers_and_stores_the_same_vectors(
+    tmp_path: Path, onnx_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import assistant.ingestion as ingestion
+
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    sentences = article_sentences()
+    for f in range(6):  # several files, so the next one embeds while one is written
+        (corpus / f"doc{f}.md").write_text(
+            "\n\n".join([f"# Doc {f}", *(" ".join(sentences[i : i + 3]) for i in range(f, len(sentences), 9))])
+            + "\n",
+            encoding="utf-8")
+    stored = {}
+    for name, least in (("ahead", 1), ("inline", 10**9)):
+        monkeypatch.setattr(ingestion, "POOL_MIN_CHUNKS", least)
+        s = Settings(model_cache_dir=onnx_cache).updated(
+            store={"dir": tmp_path / name, "corpus_dir": corpus}, embedding={"backend": "onnx-int8"})
+        report = ingest([corpus], s, progress=False, workers=True)
+        assert report.embedded == report.total_chunks > 6 and not report.failed
+        got = Store.from_settings(s).collection.get(include=["embeddings"])
+        stored[name] = dict(zip(got["ids"], np.asarray(got["embeddings"]), strict=True))
+    assert stored["ahead"].keys() == stored["inline"].keys()
+    assert all(np.array_equal(stored["ahead"][k], stored["inline"][k]) for k in stored["ahead"])
