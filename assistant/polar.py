@@ -123,11 +123,14 @@ def echoes(claim: str, question: str, resolved: str = "") -> bool:
         return True
     # the clause, or its head before a comma or a "by"/"because" phrase: "Its side effects are common, with
     # changes in lipid profiles ..." asserts the verdict first and lists the quote's words after it
-    for part in dict.fromkeys((claim, _HEAD.split(claim, 1)[0])):
+    head = _HEAD.split(claim, 1)[0]
+    for part, least in [(claim, 2)] + ([(head, MIN_CLAIM_WORDS)] if head != claim else []):
+        # a whole clause of two words counts ("Is gonadorelin a SERM?" -> "Gonadorelin is a SERM"), a head
+        # needs three: "This can affect fertility" heads a sentence whose "by ..." part gives the reason
         words = set(tokenize(part))
         if any(ch.isdigit() for w in words - asked for ch in w):
             continue  # a number the question does not have is an answer ("about 40% of men respond")
-        if len(words) >= MIN_CLAIM_WORDS and len(words & asked) / len(words) >= ECHO_SHARE:
+        if len(words) >= least and len(words & asked) / len(words) >= ECHO_SHARE:
             return True
     return False
 
@@ -165,8 +168,8 @@ _SAYING = frozenset({"mention", "say", "discuss", "cover", "list", "cite", "stat
 def _topical(noun, known: Callable[[str], bool]) -> bool:
     """Whether a noun names what the question is about, not how it asks: not "the way hCG does" (a manner),
     "that specific problem" (points back to the conversation), "the same job as" (a likeness), "in the
-    material" after "mentioned" (where, not what), or the head of a compound whose modifier the corpus does use
-    ("semen quality": semen is the topic)."""
+    material" after "mentioned" or "the article" before "say" (where, not what), or the head of a compound
+    whose modifier the corpus does use ("semen quality": semen is the topic)."""
     if noun.dep_ == "npadvmod":
         return False
     if any(c.lower_ in _DEMONSTRATIVE for c in noun.children if c.dep_ in ("det", "amod", "predet")):
@@ -177,6 +180,8 @@ def _topical(noun, known: Callable[[str], bool]) -> bool:
     governor = head.head if head.head.dep_ != "advmod" else head.head.head  # "mentioned anywhere in"
     if noun.dep_ == "pobj" and (governor.lemma_.lower() in _SAYING or governor.lower_ == "according"):
         return False  # "mentioned in the material", "according to the meta-analysis": where, not what
+    if noun.dep_ in ("nsubj", "nsubjpass") and head.lemma_.lower() in _SAYING:
+        return False  # "Does the article say ...?": who says it, not what
     # an aspect of something the corpus names: "semen quality" (but "hair" in "hair loss" is a topic of its own)
     parts = [c for c in noun.children if c.dep_ == "compound"]
     return not any(p.pos_ in ("NOUN", "PROPN") and known(p.text.lower()) for p in parts)

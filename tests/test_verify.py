@@ -321,9 +321,19 @@ def test_the_nouns_the_note_names_are_topics_in_any_form_not_framing() -> None:
     assert unsourced_topics("Does rFSH boost testosterone the way hCG does?", known) == []  # a manner
     assert unsourced_topics("Is there a drug that targets that specific problem?", known) == []  # points back
     assert unsourced_topics("Is letrozole mentioned anywhere in the material?", known) == []  # where, not what
+    assert unsourced_topics("Does the article say letrozole is a drug?", known) == []  # who says, not what
     assert unsourced_topics("Does anastrozole improve semen quality?", known) == []  # an aspect of semen
     # named as the user wrote it (the note quotes it), not as a stem
     assert unsourced_topics("Is anastrozole safe during pregnancy?", known) == ["pregnancy"]
+
+
+def test_a_two_word_proposition_restated_whole_is_an_echo_but_not_a_two_word_head() -> None:
+    from assistant.polar import echoes
+
+    assert echoes("Gonadorelin is a SERM", "Is gonadorelin a SERM?")
+    # "This can affect fertility" heads a sentence whose "by ..." part is the sources' reason: it stays
+    assert not echoes("This can affect fertility by reducing the production of these hormones, which are "
+                      "essential for sperm production", "Does that affect fertility?")
 
 
 def test_a_statement_put_as_a_question_is_a_yes_no_question() -> None:
