@@ -21,7 +21,7 @@ are names: :mod:`assistant.terms`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from assistant.reading import Reader, Reading
@@ -197,3 +197,28 @@ _CHANGE = {"increase", "raise", "boost", "elevate", "stimulate", "affect", "impa
 def _in_order(words: Iterable[str], text: str) -> tuple[str, ...]:
     low = text.lower()
     return tuple(sorted(words, key=lambda w: (low.find(w[:4]) if low.find(w[:4]) >= 0 else len(low))))
+
+
+def for_corpus(
+    texts: Sequence[str], rare: Callable[[str], bool], idf: Callable[[str], float], last: Attributor | None = None,
+    read_all: bool = True,
+) -> Attributor:
+    """The checker for a corpus: its names and aliases, word rarity, and (``read_all``, for a corpus small
+    enough to parse now) the class/member pairs, conversions, changes and who-does-what of every text, read
+    once; a larger corpus is read from the evidence's sentences as a claim is checked. ``last`` (the checker
+    of the corpus before a change) lends its parsed pairs when the names are the same.
+    """
+    from assistant.relations import changes, conversions
+    from assistant.terms import aliases_from, kin_by_name, named_terms
+
+    aliases = aliases_from(texts, Attributor(rare).is_term)
+    named = named_terms(texts)
+    checker = Attributor(rare, aliases, idf=idf, named=lambda w: w in named or any(k in named for k in w.split("-")),
+                         kin=kin_by_name(aliases),
+                         kin_cache=last.kin_cache if last and last.aliases == aliases else None,
+                         conversions=[c for t in texts for c in conversions(t)] if read_all else (),
+                         changes=[c for t in texts for c in changes(t)] if read_all else ())
+    if read_all:
+        checker.kin |= checker.kinds(texts)
+        checker.corpus = checker.evidence(texts)
+    return checker

@@ -7,7 +7,7 @@ Nothing is fetched from a hub: the default model is the MiniLM packaged by
 - ``onnx-int8``: the model exported to ONNX once (on first use, from the
   local files, into the cache folder), its attention and GELU fused by
   onnxruntime's transformer optimiser and its weights quantised to int8 per
-  channel. One text a run, one run a core (see ``_OnnxEncoder.encode``), with
+  channel. One text a run, one run a core (see ``OnnxEncoder.encode``), with
   vectors at cosine ~0.99 of the float ones (bench/ingest.py and
   bench/retrieval.py measure throughput and hit@k; README "Ingest").
 
@@ -27,12 +27,15 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from assistant.settings import EmbeddingSettings, Settings
+
+if TYPE_CHECKING:
+    from assistant.embedding_pool import EncoderPool
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +127,7 @@ def _export_int8(model: str, target: Path) -> None:
         (Path(tmp) / "int8.onnx").replace(target)  # atomic: a reader never sees half a file
 
 
-class _OnnxEncoder:
+class OnnxEncoder:
     """Tokenizer + int8 ONNX session + the model's own pooling, as sentence-transformers would apply it."""
 
     def __init__(self, model: str, cache_dir: Path, sessions: int | None = None) -> None:
@@ -193,48 +196,6 @@ class _OnnxEncoder:
         return np.stack(vectors).astype(np.float32) if vectors else np.zeros((0, 0), dtype=np.float32)
 
 
-_WORKER: _OnnxEncoder | None = None
-
-
-def _worker_start(model: str, cache_dir: str) -> None:
-    global _WORKER
-    _WORKER = _OnnxEncoder(model, Path(cache_dir), sessions=1)
-
-
-def _worker_encode(texts: list[str]) -> np.ndarray:
-    assert _WORKER is not None
-    return _WORKER.encode(texts)
-
-
-class EncoderPool:
-    """The int8 encoder in one worker process a core, for a large ingest.
-
-    Why processes: chromadb's upsert holds Python's GIL for the whole call, so embedding threads stall while
-    the store writes; in processes the next file embeds while the last one is written (bench/ingest.py).
-    Each text still runs alone in a single-threaded session: the vectors are the in-process encoder's, bit
-    for bit (tested). Why forked, not spawned: a spawned worker imports the caller's main module again, and
-    a script without an ``if __name__ == "__main__"`` guard would run again in it; the workers are forked at
-    once, before this process starts threads of its own for the ingest.
-    """
-
-    def __init__(self, model: str, cache_dir: Path, workers: int | None = None) -> None:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        _load_onnx(model, str(cache_dir))  # export once, here, before the workers look for the file
-        self.workers = workers or max(1, len(os.sched_getaffinity(0)))
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"),
-                                         initializer=_worker_start, initargs=(model, str(cache_dir)))
-        self._pool.submit(int).result()  # fork the workers now
-
-    def submit(self, texts: list[str], part: int = 16) -> list:
-        """Futures of the texts' vectors, ``part`` texts a task (in order)."""
-        return [self._pool.submit(_worker_encode, texts[i : i + part]) for i in range(0, len(texts), part)]
-
-    def close(self) -> None:
-        self._pool.shutdown(cancel_futures=True)
-
-
 @lru_cache(maxsize=4)
 def _tokenizer(model: str):
     """The model's own fast tokenizer, without loading the model (the guards only need its vocabulary)."""
@@ -247,8 +208,8 @@ def _tokenizer(model: str):
 
 
 @lru_cache(maxsize=4)
-def _load_onnx(model: str, cache_dir: str) -> _OnnxEncoder:
-    return _OnnxEncoder(model, Path(cache_dir))
+def _load_onnx(model: str, cache_dir: str) -> OnnxEncoder:
+    return OnnxEncoder(model, Path(cache_dir))
 
 
 class LocalEmbeddings(Embeddings):
@@ -293,6 +254,9 @@ class LocalEmbeddings(Embeddings):
         batch); the caller closes it."""
         if self.backend != "onnx-int8":
             return None
+        from assistant.embedding_pool import EncoderPool
+
+        _load_onnx(self.model_name, str(self.cache_dir))  # export once, here, before the workers look for it
         return EncoderPool(self.model_name, self.cache_dir)
 
     def load(self) -> None:

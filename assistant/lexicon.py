@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Container
 from typing import Any
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:[-:][a-z0-9]+)*")
@@ -93,3 +94,22 @@ def tokenize(text: str) -> list[str]:
         if "-" in tok:  # 'post-trt' also matches 'trt'
             out.extend(_stem(p) for p in tok.split("-") if p and p not in STOPWORDS)
     return out
+
+
+WORDS = re.compile(r"[A-Za-z]+")  # a word, for spelling look-ups
+
+
+def corpus_spelling(text: str, spelled: Container[str]) -> str:
+    """``text`` with each British spelling a corpus never uses in the American one it does use (``spelled``:
+    the corpus's lower-case words): "oestradiol" -> "estradiol", for the dense search (see
+    :meth:`assistant.retrieval.HybridRetriever.corpus_spelling`)."""
+
+    def fix(m: re.Match) -> str:
+        word = m.group(0)
+        low = word.lower()
+        us = american_spelling(low)
+        if us == low or low in spelled or us not in spelled:
+            return word
+        return us[:1].upper() + us[1:] if word[:1].isupper() else us
+
+    return WORDS.sub(fix, text)

@@ -30,8 +30,6 @@ _REFERRING = {"it", "its", "they", "them", "their", "this", "these", "that", "th
 _CONTENT = {"NOUN", "PROPN", "VERB", "ADJ", "ADV", "NUM"}
 # verbs that carry no content of their own ("works by binding", "acts as", "involves blocking")
 _LIGHT = {"be", "have", "do", "work", "act", "involve", "make", "also", "often", "thereby", "such", "other"}
-# the words of "X is a Y", "Ys like / such as / including X", "as another Y", "X, a Y" (see Reader.kinds)
-_KIND_CUE = re.compile(r"\b(?:is|are|was|were|like|such as|including|as)\b|,\s+(?:an?|another)\s", re.I)
 
 
 @dataclass
@@ -115,7 +113,7 @@ class Reader:
         forms = {word.lower(), (lemma or word).lower()}
         return all(any(self._technical(p) for p in f.split("-") if len(p) > 2) for f in forms)
 
-    def _token_term(self, t) -> bool:
+    def token_term(self, t) -> bool:
         return self.is_term(t.text, t.lemma_)
 
     def canonical(self, word: str) -> str:
@@ -124,19 +122,19 @@ class Reader:
         w = phrase(word)
         return self.aliases.get(w, w)
 
-    def _key(self, token, previous: str | None) -> str | None:
+    def key(self, token, previous: str | None) -> str | None:
         """The agent key of a subject token: its first technical word, resolving references."""
         if token.lower_ in _REFERRING:
             return previous
         poss = [c for c in token.children if c.dep_ == "poss"]
-        mods, name = _modified(token, ("compound", "amod", "nmod"))
+        mods, name = modified(token, ("compound", "amod", "nmod"))
         if name in self.aliases:  # "Human Chorionic Gonadotropin" -> hcg
             return self.aliases[name]
         for t in [*mods, token]:
-            if self._token_term(t):
+            if self.token_term(t):
                 return self.canonical(t.text)
         if poss:  # "its primary mechanism", "Anastrozole's ability"
-            return self._key(poss[0], previous)
+            return self.key(poss[0], previous)
         if any(c.lower_ in _REFERRING for c in token.children if c.dep_ == "det"):  # "this medication"
             return previous
         return None
@@ -180,7 +178,7 @@ class Reader:
         agent doing what each other cell says under that column's header.
         """
         reading = Reading()
-        prose, rows = split_table(self._abbreviate(text))
+        prose, rows = split_table(self.abbreviate(text))
         if rows:
             self._read_rows(rows, reading)
         if prose.strip():
@@ -189,7 +187,7 @@ class Reader:
             reading.mentions.setdefault(key, set()).update(said)
         return reading
 
-    def _abbreviate(self, text: str) -> str:
+    def abbreviate(self, text: str) -> str:
         """Long forms the corpus defines written as their short form ("intratesticular testosterone" -> ITT), so
         a claim and a table header that name one thing in two ways read as the same word."""
         if self._long_forms is None:
@@ -199,7 +197,7 @@ class Reader:
         return self._long_forms.sub(lambda m: self.aliases[phrase(m.group(1))].upper(), text)
 
     def _words(self, doc) -> dict[int, str]:
-        return {t.i: (self.canonical(t.text) if self._token_term(t) else t.lemma_.lower()) for t in doc
+        return {t.i: (self.canonical(t.text) if self.token_term(t) else t.lemma_.lower()) for t in doc
                 if t.pos_ in _CONTENT and not t.is_stop and t.lemma_.lower() not in _LIGHT}
 
     def _read_rows(self, rows: list[tuple[list[str], list[str]]], reading: Reading) -> None:
@@ -215,17 +213,17 @@ class Reader:
                 # Hormonal Target" is the column's framing, not a word the row's agent says ("LH targets Leydig
                 # cells" was given to hCG, whose row sits under that header)
                 words = {w for i, w in self._words(doc).items()
-                         if doc[i].idx > len(head) or self._token_term(doc[i])} - {agent}
+                         if doc[i].idx > len(head) or self.token_term(doc[i])} - {agent}
                 target = reading.negated if negated(doc) else reading.facts
                 target.setdefault(agent, set()).update(words)
 
     def _read_prose(self, text: str, previous: str | None, reading: Reading) -> None:
         """Each paragraph on its own: a list item's label ("Gonadorelin ∞ This is ...") is what its "this" means,
         also when a short paragraph was merged into the chunk before it."""
-        for k, para in enumerate(_paragraphs(text)):
+        for k, para in enumerate(paragraphs(text)):
             self._read_paragraph(para, previous if k == 0 else None, reading)
 
-    def _label(self, text: str) -> str | None:
+    def label(self, text: str) -> str | None:
         """A list item's label term ("Clomiphene Citrate (Clomid) ∞ This ..."): what its "this" means."""
         label = re.match(r"\s*[-*]?\s*([^∞:]{2,60}?)\s*[∞:]\s", text)
         if label:
@@ -236,7 +234,7 @@ class Reader:
 
     def _read_paragraph(self, text: str, previous: str | None, reading: Reading) -> None:
         doc = parse(text)
-        last = self._label(text) or previous
+        last = self.label(text) or previous
         words = self._words(doc)
         for sent in doc.sents:
             agents: dict[int, str | None] = {}
@@ -247,89 +245,35 @@ class Reader:
                 if a is None or (a.left_edge.i <= t.i <= a.i):
                     continue  # no agent, or the word is part of the agent's own phrase
                 if a.i not in agents:
-                    agents[a.i] = self._key(a, last)
+                    agents[a.i] = self.key(a, last)
                 key = agents[a.i]
                 if key is not None and words[t.i] != key:
                     target = reading.negated if under_negation(t, a) else reading.facts
                     target.setdefault(key, set()).add(words[t.i])
             for t in sent:
-                if t.i in words and self._token_term(t) and not contrasted(t):
+                if t.i in words and self.token_term(t) and not contrasted(t):
                     key = words[t.i]
                     near = {words[i] for i in clause(t) if i in words and words[i] != key}
                     reading.mentions.setdefault(key, set()).update(near)
             root_subject = [c for c in sent.root.children if c.dep_ in SUBJECT]
             named = [k for k in agents.values() if k]
-            if root_subject and self._key(root_subject[0], last):
-                last = self._key(root_subject[0], last)  # "it" in the next sentence: the main subject
+            if root_subject and self.key(root_subject[0], last):
+                last = self.key(root_subject[0], last)  # "it" in the next sentence: the main subject
             elif named:
                 last = named[-1]
 
     def kinds(self, texts: Iterable[str]) -> set[frozenset[str]]:
-        """Pairs of names the texts say are one a kind of the other: "This medication [Clomiphene] is a SERM",
-        "SERMs like Tamoxifen and Clomid", "As another SERM, Tamoxifen ...", "Anastrozole, an aromatase
-        inhibitor, ...".
+        """Pairs of names the texts say are one a kind of the other (:func:`assistant.kinds.kinds`)."""
+        from assistant.kinds import kinds
 
-        Why: a claim about the class ("SERMs block estrogen feedback") is not misattributed when the sources
-        say it of a member (Clomiphene), nor the other way round. Not transitive: two members of one class
-        (Clomiphene and Tamoxifen) stay two agents.
-        """
-        pairs: set[frozenset[str]] = set()
-        for text in texts:
-            pairs |= self._kinds_of(text)
-        return pairs
-
-    def _kinds_of(self, text: str) -> frozenset[frozenset[str]]:
-        """One text's pairs, remembered (a passage retrieved again is not parsed again); only paragraphs with
-        a word that can say "a kind of" are parsed."""
-        cached = self.kin_cache.get(text)
-        if cached is not None:
-            return cached
-        pairs: set[frozenset[str]] = set()
-        prose, _ = split_table(self._abbreviate(text))
-        for para in (p for p in _paragraphs(prose) if _KIND_CUE.search(p)):
-            label = self._label(para)
-            for t in parse(para):
-                if t.pos_ not in ("NOUN", "PROPN"):
-                    continue
-                kind = self._kind(t)
-                for member in self._members(t, label):
-                    if kind and member and kind != member:
-                        pairs.add(frozenset((kind, member)))
-        self.kin_cache[text] = out = frozenset(pairs)
-        return out
-
-    def _kind(self, t) -> str | None:
-        """The name of the class a noun names: a term ("SERM"), or a phrase the corpus defines ("aromatase
-        inhibitor" ~ "Aromatase Inhibitors (AIs)"); not the first technical word of a phrase ("aromatase" in
-        "aromatase inhibitor"), which would make the drug a kind of the enzyme it blocks."""
-        _, name = _modified(t, ("compound", "amod"))
-        for form in (name, name + "s", name.rstrip("s")):
-            if form in self.aliases:
-                return self.aliases[form]
-        return self.canonical(t.text) if self._token_term(t) else None
-
-    def _members(self, t, label: str | None) -> Iterable[str | None]:
-        """The names ``t`` is said to be the kind of: "X is a t", "X, a t", "ts like/such as/including X",
-        "As (another) t, X ..."."""
-        if t.dep_ == "attr" and t.head.lemma_ == "be":
-            yield from (self._key(s, label) for s in t.head.children if s.dep_ in SUBJECT)
-        if t.dep_ == "appos":
-            yield self._key(t.head, label)
-        for prep in (c for c in t.children if c.dep_ == "prep"):
-            named = prep.lower_ in ("like", "including") or (
-                prep.lower_ == "as" and any(c.lower_ == "such" for c in prep.children))
-            if named:
-                for obj in (c for c in prep.children if c.dep_ == "pobj"):
-                    yield from (self._key(o, label) for o in (obj, *obj.conjuncts))
-        if t.dep_ == "pobj" and t.head.lower_ == "as" and t.head.head.pos_ in ("VERB", "AUX"):
-            yield from (self._key(s, label) for s in t.head.head.children if s.dep_ in SUBJECT)
+        return kinds(self, texts)
 
 
-def _paragraphs(text: str) -> list[str]:
+def paragraphs(text: str) -> list[str]:
     return [p for p in re.split(r"\n\s*\n", text) if p.strip()]
 
 
-def _modified(token, deps: tuple[str, ...]) -> tuple[list, str]:
+def modified(token, deps: tuple[str, ...]) -> tuple[list, str]:
     """(the modifiers of ``deps`` before ``token``, the phrase they make with it as one name):
     "Human Chorionic Gonadotropin" -> "human chorionic gonadotropin"."""
     mods = [c for c in token.children if c.dep_ in deps and c.i < token.i]

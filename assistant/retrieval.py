@@ -45,7 +45,7 @@ from assistant.bm25 import BM25Index
 from assistant.chunking import Chunk
 from assistant.embeddings import LocalEmbeddings
 from assistant.guards import corpus_names
-from assistant.lexicon import american_spelling, tokenize, word_forms
+from assistant.lexicon import WORDS, american_spelling, corpus_spelling, tokenize, word_forms
 from assistant.ranking import entries_placed, mentions, names, neighbours
 from assistant.settings import RetrievalSettings
 from assistant.store import Store
@@ -55,7 +55,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_WORDS = re.compile(r"[A-Za-z]+")
 
 #: up to this many chunks, the class/member statements and conversions of the whole corpus are read when the
 #: checker is built (beyond, those of the passages each claim is checked against)
@@ -116,7 +115,7 @@ class HybridRetriever:
             self._bm25 = BM25Index([c.embed_text() for c in chunks])
             self._by_id = {c.id: i for i, c in enumerate(chunks)}
             self._neighbours = neighbours(chunks)
-            self._spelled = frozenset(w for c in chunks for w in _WORDS.findall(c.text.lower()))
+            self._spelled = frozenset(w for c in chunks for w in WORDS.findall(c.text.lower()))
             self._chunks = chunks
             self._count = count
             log.debug("BM25 index over %d chunks built in %.2fs", count, time.perf_counter() - t0)
@@ -262,33 +261,16 @@ class HybridRetriever:
 
     def attributor(self) -> Attributor:
         """The attribution checker for the current snapshot: the corpus's names, aliases and word rarity."""
-        from assistant.attribution import Attributor
-        from assistant.relations import changes, conversions
-        from assistant.terms import aliases_from, kin_by_name, named_terms
+        from assistant.attribution import for_corpus
 
         if self._bm25 is None:
             self.refresh()
         with self._lock:
             if self._attributor is None or self._attributor[0] is not self._bm25:
-                bm25, texts = self._bm25, [c.text for c in self._chunks]
-                plain = Attributor(self.is_rare_word)
-                aliases = aliases_from(texts, plain.is_term)
-                named = named_terms(texts)
                 last = self._attributor[1] if self._attributor else None
-                # class/member pairs, conversions and who-does-what: from every chunk's sentences when the
-                # corpus is small enough to read now (parsing grows with the store); else from the evidence's
-                # sentences as a claim is checked
-                small = len(texts) <= KIN_CORPUS_MAX_CHUNKS
-                checker = Attributor(self.is_rare_word, aliases, idf=bm25.rarity,
-                                     named=lambda w: w in named or any(k in named for k in w.split("-")),
-                                     kin=kin_by_name(aliases),
-                                     kin_cache=last.kin_cache if last and last.aliases == aliases else None,
-                                     conversions=[c for t in texts for c in conversions(t)] if small else (),
-                                     changes=[c for t in texts for c in changes(t)] if small else ())
-                if small:
-                    checker.kin |= checker.kinds(texts)
-                    checker.corpus = checker.evidence(texts)
-                self._attributor = (bm25, checker)
+                checker = for_corpus([c.text for c in self._chunks], self.is_rare_word, self._bm25.rarity, last,
+                                     read_all=len(self._chunks) <= KIN_CORPUS_MAX_CHUNKS)
+                self._attributor = (self._bm25, checker)
             return self._attributor[1]
 
     def corpus_spelling(self, text: str) -> str:
@@ -301,17 +283,7 @@ class HybridRetriever:
         form the corpus has and whose own form it lacks change, so a rule that would misfire ("precise")
         leaves the word alone.
         """
-        spelled = self._spelled
-
-        def fix(m: re.Match) -> str:
-            word = m.group(0)
-            low = word.lower()
-            us = american_spelling(low)
-            if us == low or low in spelled or us not in spelled:
-                return word
-            return us[:1].upper() + us[1:] if word[:1].isupper() else us
-
-        return _WORDS.sub(fix, text)
+        return corpus_spelling(text, self._spelled)
 
     def corpus_names(self, text: str) -> list[str]:
         """:func:`assistant.guards.corpus_names` by this corpus's vocabulary and word rarity."""

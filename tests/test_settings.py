@@ -7,7 +7,8 @@ import re
 import pytest
 from pydantic import ValidationError
 
-from assistant.settings import ANSWER_SECTIONS, PROJECT_ROOT, SECTIONS, Settings, load_settings, settings_table
+from assistant.settings import ANSWER_SECTIONS, PROJECT_ROOT, SECTIONS, Settings, load_settings
+from assistant.settings_help import settings_table
 
 
 def test_environment_sets_a_section_field_and_init_values_merge_with_it(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -65,7 +66,7 @@ def test_readme_table_is_the_code_s() -> None:
 
 
 def test_every_renamed_name_points_at_a_field_and_other_variables_pass(monkeypatch: pytest.MonkeyPatch) -> None:
-    from assistant.settings import RENAMED
+    from assistant.settings_help import RENAMED
 
     for new in RENAMED.values():
         section, name = new.split(".")
