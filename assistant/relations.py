@@ -15,6 +15,8 @@ from assistant.chunking import split_sentences
 from assistant.lexicon import tokenize
 
 MIN_PART_WORDS = 3  # a side of a link needs this many content words to be judged
+#: a citation mark of the answer, "[2]" or "[1, 3]" or "[1-3]"
+CITE_MARK = re.compile(r"\s*\[\d+(?:\s*[,–-]\s*\d+)*\]")
 
 
 def sentences(text: str) -> list[str]:
@@ -218,7 +220,7 @@ def reversed_change(claim: str, stated: Sequence[Change]) -> str:
     direction is the model's. The claim goes when the sources say the same doer moves the same thing the
     other way and never the claim's way.
     """
-    for who, what, sign in changes(_strip_cites(claim)):
+    for who, what, sign in changes(CITE_MARK.sub("", claim)):
         same = any(who & w and _same_thing(what, t) and s == sign for w, t, s in stated)
         opposite = next(((w, t) for w, t, s in stated if who & w and _same_thing(what, t) and s == -sign), None)
         if opposite and not same:
@@ -229,10 +231,8 @@ def reversed_change(claim: str, stated: Sequence[Change]) -> str:
 
 
 def _same_thing(a: frozenset[str], b: frozenset[str]) -> bool:
-    """One name holds the other ("estrogen" and "estrogen receptors" are not one thing; "cells" is too vague
-    to say which cells: both sides must be named alike)."""
+    """The same name, or one name of several words within another ("Leydig cells" in "Leydig cells within the
+    testes"); a one-word name is never matched inside a longer one: "estrogen" is not "estrogen receptors",
+    and "cells" does not say which cells."""
     return bool(a) and bool(b) and (a <= b or b <= a) and (len(a) > 1) == (len(b) > 1) if a != b else bool(a)
 
-
-def _strip_cites(text: str) -> str:
-    return re.sub(r"\s*\[\d+(?:\s*[,–-]\s*\d+)*\]", "", text)

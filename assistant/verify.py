@@ -38,6 +38,7 @@ from assistant.lexicon import tokenize
 from assistant.polar import ECHO_REASON, MIN_CLAIM_WORDS, POLARITY_REASON, echoes, strip_polarity, unsourced_topics
 from assistant.quotes import normalise
 from assistant.relations import (
+    CITE_MARK,
     Change,
     changes,
     conversions,
@@ -49,7 +50,6 @@ from assistant.relations import (
 )
 from assistant.schema import ClaimCheck
 
-_CITE = re.compile(r"\s*\[\d+(?:\s*[,–-]\s*\d+)*\]")
 _CLAUSE = re.compile(r";\s+|,?\s+whereas\s+|,\s+while\s+|,\s+but\s+", re.I)
 _LEADING = re.compile(r"^(?:yes|no|in short|in summary|overall|so|however|also|additionally)\b[,:]?\s*", re.I)
 FALLBACK_LEAD = "The sources say:"
@@ -58,7 +58,7 @@ QUOTES_LEAD = "In the sources' words:"
 
 def clauses(sentence: str) -> list[str]:
     """A sentence's claims: its contrasted clauses, citations removed, each of at least three words."""
-    text = _CITE.sub("", sentence).strip()
+    text = CITE_MARK.sub("", sentence).strip()
     out = []
     for part in _CLAUSE.split(text):
         part = _LEADING.sub("", part.strip(" .;,"))
@@ -140,10 +140,10 @@ def verify(
                                      (question, resolved), stated, topics, moved)
                 checks.append(again)
                 if again.kept:
-                    cites = "".join(_CITE.findall(sentence))
+                    cites = "".join(CITE_MARK.findall(sentence))
                     sentence, ok, changed = f"{head}{cites}.", True, True
         if attributor is not None:
-            named = [k for k in attributor.facts(_CITE.sub("", sentence), previous) if attributor.is_named(k)]
+            named = [k for k in attributor.facts(CITE_MARK.sub("", sentence), previous) if attributor.is_named(k)]
             previous = named[0] if named else previous
         if ok:
             kept.append(sentence)
@@ -164,7 +164,7 @@ def invented_numbers(claim: str, passages: Sequence[str], question: str = "") ->
     with units (mg, %, "twice a week"); a bare count or ratio the model made up is as wrong.
     """
     have = set(_NUMBER.findall(" ".join(passages))) | set(_NUMBER.findall(question))
-    return [n for n in dict.fromkeys(_NUMBER.findall(_CITE.sub("", claim))) if n not in have]
+    return [n for n in dict.fromkeys(_NUMBER.findall(CITE_MARK.sub("", claim))) if n not in have]
 
 
 def _check_claim(claim, sentence, passages, attributor, evidence, previous, model_check, asked=("", ""),
