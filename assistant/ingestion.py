@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,8 +144,17 @@ class _Ahead:
             source, _, chunks, _ = self.todo[self.next]
             stored = set(self.store.ids_for(source))
             texts = [c.embed_text() for c in chunks if c.id not in stored]
-            self.pending[self.next] = (texts, self.pool.submit(texts))
+            try:
+                self.pending[self.next] = (texts, self.pool.submit(texts))
+            except BrokenProcessPool as exc:
+                self._stopped(exc)
+                return
             self.next += 1
+
+    def _stopped(self, exc: Exception) -> None:
+        """A worker died (killed, out of memory): the ingest goes on in this process."""
+        log.warning("the embedding workers stopped (%s); embedding in this process from here", exc)
+        self.pool, self.pending = None, {}
 
     def take(self, texts: list[str], update) -> list[list[float]] | None:
         """The vectors of ``texts`` if they are what was sent ahead for the current file, else None."""
@@ -152,10 +162,14 @@ class _Ahead:
         if sent is None or sent[0] != texts:
             return None
         out: list[list[float]] = []
-        for future in sent[1]:
-            vectors = future.result()
-            out += vectors.tolist()
-            update(len(vectors))
+        try:
+            vectors = [future.result() for future in sent[1]]
+        except BrokenProcessPool as exc:
+            self._stopped(exc)
+            return None
+        for part in vectors:
+            out += part.tolist()
+            update(len(part))
         return out
 
 
@@ -205,35 +219,11 @@ def _ingest(
         total = sum(len(c) for _, _, c, _ in todo)
         pool = embedder.pool() if workers and total >= POOL_MIN_CHUNKS else None
         ahead = _Ahead(store, todo, pool)
-        with tqdm(total=total, desc="embedding", unit="chunk", disable=not progress, leave=False) as bar:
-
-            def embed(texts: list[str]) -> list[list[float]]:
-                done = ahead.take(texts, bar.update)
-                if done is not None:
-                    return done
-                out: list[list[float]] = []
-                step = settings.embedding.batch_size
-                for i in range(0, len(texts), step):
-                    out += embedder.embed(texts[i : i + step])
-                    bar.update(len(texts[i : i + step]))
-                return out
-
-            for k, (source, sha, chunks, existed) in enumerate(todo):
-                ahead.submit_from(k)
-                try:
-                    report.embedded += store.replace_file(source, chunks, sha, embed)
-                except StoreError:
-                    raise
-                except Exception as exc:  # chromadb raises its own types for a full disk, a read-only file...
-                    # files finished before this one are complete in the store; this one is redone next time
-                    raise StoreError(
-                        f"writing {source} to the store at {store.where} failed ({type(exc).__name__}: {exc}); "
-                        "the files stored before it are complete: run the ingest again to finish"
-                    ) from None
-                (report.updated if existed else report.added).append(source)
-
-        if pool is not None:
-            pool.close()
+        try:
+            _write(todo, store, embedder, ahead, settings, report, progress, total)
+        finally:
+            if pool is not None:
+                pool.close()
 
     if prune:
         for source in sorted(manifest):
@@ -242,3 +232,34 @@ def _ingest(
                 report.removed.append(source)
     report.total_chunks = store.count()
     return report
+
+
+def _write(todo, store: Store, embedder: LocalEmbeddings, ahead: _Ahead, settings: Settings, report: IngestReport,
+           progress: bool, total: int) -> None:
+    """Embed and store each file of ``todo`` in turn; a file that fails leaves the ones before it complete."""
+    with tqdm(total=total, desc="embedding", unit="chunk", disable=not progress, leave=False) as bar:
+
+        def embed(texts: list[str]) -> list[list[float]]:
+            done = ahead.take(texts, bar.update)
+            if done is not None:
+                return done
+            out: list[list[float]] = []
+            step = settings.embedding.batch_size
+            for i in range(0, len(texts), step):
+                out += embedder.embed(texts[i : i + step])
+                bar.update(len(texts[i : i + step]))
+            return out
+
+        for k, (source, sha, chunks, existed) in enumerate(todo):
+            ahead.submit_from(k)
+            try:
+                report.embedded += store.replace_file(source, chunks, sha, embed)
+            except StoreError:
+                raise
+            except Exception as exc:  # chromadb raises its own types for a full disk, a read-only file...
+                # files finished before this one are complete in the store; this one is redone next time
+                raise StoreError(
+                    f"writing {source} to the store at {store.where} failed ({type(exc).__name__}: {exc}); "
+                    "the files stored before it are complete: run the ingest again to finish"
+                ) from None
+            (report.updated if existed else report.added).append(source)

@@ -112,13 +112,25 @@ def test_a_large_ingest_embeds_ahead_in_workers_and_stores_the_same_vectors(
             + "\n",
             encoding="utf-8")
     stored = {}
-    for name, least in (("ahead", 1), ("inline", 10**9)):
+    real_pool = LocalEmbeddings.pool
+
+    def broken_pool(self):  # workers that die before their first text: the ingest goes on in process
+        pool = real_pool(self)
+        for process in list(pool._pool._processes.values()):
+            process.kill()
+            process.join()
+        return pool
+
+    for name, least in (("ahead", 1), ("inline", 10**9), ("broken", 1)):
         monkeypatch.setattr(ingestion, "POOL_MIN_CHUNKS", least)
+        if name == "broken":
+            monkeypatch.setattr(LocalEmbeddings, "pool", broken_pool)
         s = Settings(model_cache_dir=onnx_cache).updated(
             store={"dir": tmp_path / name, "corpus_dir": corpus}, embedding={"backend": "onnx-int8"})
         report = ingest([corpus], s, progress=False, workers=True)
         assert report.embedded == report.total_chunks > 6 and not report.failed
         got = Store.from_settings(s).collection.get(include=["embeddings"])
         stored[name] = dict(zip(got["ids"], np.asarray(got["embeddings"]), strict=True))
-    assert stored["ahead"].keys() == stored["inline"].keys()
-    assert all(np.array_equal(stored["ahead"][k], stored["inline"][k]) for k in stored["ahead"])
+    for name in ("ahead", "broken"):
+        assert stored[name].keys() == stored["inline"].keys()
+        assert all(np.array_equal(stored[name][k], stored["inline"][k]) for k in stored[name])
