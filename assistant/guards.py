@@ -77,5 +77,9 @@ def presupposes(question: str) -> bool:
     (FDA approval for men). Refusing it as out of scope leaves the user with the premise; the sources' own
     words (approved for women with breast cancer; off-label in men) correct it.
     """
-    last = re.split(r"(?<=[.?!:])\s+", question.strip())[-1] if question.strip() else ""
-    return bool(_PRESUPPOSING.match(question) or _PRESUPPOSING.match(last))
+    return bool(_PRESUPPOSING.match(question) or _PRESUPPOSING.match(last_sentence(question)))
+
+
+def last_sentence(question: str) -> str:
+    """The question's last sentence: what "Clomiphene raises LH. Does it raise FSH too?" asks."""
+    return re.split(r"(?<=[.?!:])\s+", question.strip())[-1] if question.strip() else ""

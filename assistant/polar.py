@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 
+from assistant.guards import last_sentence
 from assistant.lexicon import tokenize
+from assistant.syntax import SUBJECT, noun_forms, parse
 
 MIN_CLAIM_WORDS = 3  # a clause needs this many content words to be judged (as in assistant.verify)
 
@@ -65,12 +68,13 @@ _TAG = re.compile(
 _WH = re.compile(r"\b(?:what|which|who|whom|whose|when|where|why|how)\b", re.I)
 
 
+@lru_cache(maxsize=256)  # asked once per claim of an answer, and the declarative test parses the question
 def is_polar(question: str) -> bool:
     """A question the answer can only assert or deny: one of its last sentence's coordinated parts opens with
     an auxiliary verb ("..., and is it approved for men?") or asks "how" of a degree ("How common are ...?",
     "Since ..., how much does it cut ...?"), and offers no "or" choice; or a statement put as a question
     ("Anastrozole raises estrogen, right?", "So clomiphene blocks aromatase?")."""
-    last = re.split(r"(?<=[.?!:])\s+", question.strip())[-1] if question.strip() else ""
+    last = last_sentence(question)
     if _TAG.search(last):
         return True
     if re.search(r"\bor\b", last, re.I):
@@ -83,8 +87,6 @@ def is_polar(question: str) -> bool:
 def _declarative(sentence: str) -> bool:
     """A sentence with a subject and a finite verb, not an order ("Tell me about hCG?") or a bare phrase
     ("Anastrozole vs clomiphene?")."""
-    from assistant.syntax import SUBJECT, parse
-
     doc = parse(sentence)
     roots = [t for t in doc if t.dep_ == "ROOT"]
     return any(r.pos_ in ("VERB", "AUX") and r.tag_ != "VB" and any(c.dep_ in SUBJECT for c in r.children)
@@ -150,8 +152,6 @@ def unsourced_topics(question: str, known: Callable[[str], bool]) -> list[str]:
     """
     if not is_polar(question):
         return []
-    from assistant.syntax import noun_forms, parse
-
     out: dict[str, None] = {}  # in the question's order
     for t in parse(question):
         # any of its forms will do: the corpus says "men", the question "a man's estrogen"

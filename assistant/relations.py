@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from assistant.chunking import split_sentences
 from assistant.lexicon import tokenize
+from assistant.syntax import NEGATORS, SUBJECT, parse
 
 MIN_PART_WORDS = 3  # a side of a link needs this many content words to be judged
 #: a citation mark of the answer, "[2]" or "[1, 3]" or "[1-3]"
@@ -169,8 +170,6 @@ def _what(obj) -> list[frozenset[str]]:
 def _doer(verb):
     """Who does what a verb says: its subject, the noun a relative clause hangs on, or, for a verb without a
     subject of its own ("By reducing estrogen levels, Anastrozole lessens ..."), the governing verb's doer."""
-    from assistant.syntax import SUBJECT
-
     seen = 0
     while verb is not None and seen < 6:
         subj = [c for c in verb.children if c.dep_ in SUBJECT and c.dep_ != "nsubjpass"]
@@ -189,8 +188,6 @@ def _doer(verb):
 
 def changes(text: str) -> list[Change]:
     """Each "X raises/lowers Y" the text states, read from its parse (passive and relative clauses too)."""
-    from assistant.syntax import NEGATORS, parse
-
     out = []
     for verb in parse(text):
         lemma = verb.lemma_.lower()
