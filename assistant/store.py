@@ -156,28 +156,49 @@ class Store:
         )
 
     @_server_errors
-    def require_same_embedder(self) -> None:
-        """Raise StoreError when the stored vectors were made by another encoder than the settings'.
+    def recorded_embedder(self) -> str | None:
+        """The encoder that made the stored vectors; None for an empty collection.
 
         A store from before encoders were recorded was made by sentence-transformers on
-        PyTorch (the only encoder then); an empty one takes the settings' encoder.
+        PyTorch (the only encoder then).
         """
-        recorded = (self.collection.metadata or {}).get(EMBEDDER)
-        if recorded == self.embedder:
-            return
         if self.collection.count() == 0:
-            self.collection.modify(metadata={EMBEDDER: self.embedder})
-            return
-        recorded = recorded or "torch:" + self.embedder.split(":", 1)[1]  # the same model on PyTorch
-        if recorded == self.embedder:
-            self.collection.modify(metadata={EMBEDDER: self.embedder})
+            return None
+        recorded = (self.collection.metadata or {}).get(EMBEDDER)
+        return recorded or "torch:" + self.embedder.split(":", 1)[1]  # the same model on PyTorch
+
+    @_server_errors
+    def require_same_embedder(self) -> None:
+        """Raise StoreError when the stored vectors were made by another encoder than the settings'
+        (an empty store, or one from before the record made by the same encoder, takes the settings')."""
+        recorded = self.recorded_embedder()
+        if recorded is None or recorded == self.embedder:
+            if (self.collection.metadata or {}).get(EMBEDDER) != self.embedder:
+                self.collection.modify(metadata={EMBEDDER: self.embedder})
             return
         backend = recorded.split(":", 1)[0]
         raise StoreError(
             f"the store at {self.where} was embedded by {recorded}, but these settings embed with "
-            f"{self.embedder}: run `python ingest.py --reset` to re-embed it with the settings' encoder, "
+            f"{self.embedder}: run `python ingest.py` to re-embed its chunks with the settings' encoder, "
             f"or set ASSISTANT_EMBEDDING__BACKEND={backend} to use the store as it is"
         )
+
+    @_server_errors
+    def reembed(self, embed: Callable[[list[str]], list[list[float]]], batch: int = 256) -> int:
+        """Replace every stored vector by ``embed``'s vector of the same chunk, then record this store's
+        encoder; returns how many chunks were embedded.
+
+        Why in place rather than a reset: chunks of files ingested from outside the corpus folder are
+        kept, and no file is read again. Stopped half-way, the record still names the old encoder, so the
+        next ingest starts over (every vector is overwritten, so a mix is never left behind).
+        """
+        records = list(self._paged(["documents", "metadatas"]))  # all first: offsets under updates are unsafe
+        for i in range(0, len(records), batch):
+            part = records[i : i + batch]
+            texts = [chunk_from_record(cid, doc or "", meta).embed_text() for cid, doc, meta in part]
+            self.collection.update(ids=[cid for cid, _, _ in part], embeddings=embed(texts))
+        self.collection.modify(metadata={EMBEDDER: self.embedder})
+        return len(records)
 
     def _paged(self, include: list[str]) -> Iterator[tuple[str, str | None, dict[str, Any]]]:
         """(id, document, metadata) of every record, in pages: one unpaged ``get`` of a

@@ -10,7 +10,7 @@ import pytest
 from assistant.embeddings import LocalEmbeddings, encoder_id
 from assistant.ingestion import ingest
 from assistant.settings import Settings
-from assistant.store import Store, StoreError
+from assistant.store import Store, StoreError, chunk_from_record
 from tests.support.corpus import article_sentences
 
 
@@ -57,32 +57,49 @@ def test_encoder_id_names_backend_and_weights() -> None:
     assert encoder_id(backend="torch").split(":")[-1] == encoder_id(backend="onnx-int8").split(":")[-1]
 
 
-def test_store_refuses_another_encoder_until_reset(tmp_settings: Settings, onnx_cache: Path) -> None:
-    ingest([tmp_settings.store.corpus_dir], tmp_settings, progress=False)
+def test_store_refuses_another_encoder_and_ingest_reembeds_it_in_place(
+    tmp_settings: Settings, tmp_path: Path, onnx_cache: Path
+) -> None:
+    torch = tmp_settings.updated(embedding={"backend": "torch"})
+    outside = tmp_path / "outside" / "note.md"  # a file from outside the corpus folder: no reset may lose it
+    outside.parent.mkdir()
+    outside.write_text("# Note\n\nLetrozole is another aromatase inhibitor studied in men.\n", encoding="utf-8")
+    ingest([torch.store.corpus_dir, outside], torch, progress=False)
+    before = Store.from_settings(torch).collection.get(include=["documents", "metadatas"])
     int8 = tmp_settings.updated(embedding={"backend": "onnx-int8"}, model_cache_dir=onnx_cache)
     with pytest.raises(StoreError) as err:
         Store.from_settings(int8)
     message = str(err.value)
-    assert "python ingest.py --reset" in message and "ASSISTANT_EMBEDDING__BACKEND=torch" in message
-    with pytest.raises(StoreError):  # an ingest adding int8 vectors to torch ones is refused too
-        ingest([tmp_settings.store.corpus_dir], int8, progress=False)
-    report = ingest([tmp_settings.store.corpus_dir], int8, reset=True, progress=False)
-    assert report.embedded == report.total_chunks > 0
-    assert Store.from_settings(int8).collection.metadata["embedder"] == encoder_id(backend="onnx-int8")
+    assert "python ingest.py`" in message and "ASSISTANT_EMBEDDING__BACKEND=torch" in message
+
+    report = ingest([int8.store.corpus_dir], int8, progress=False)  # what `make run` does after a switch
+    assert report.reembedded == report.total_chunks == len(before["ids"]) and report.embedded == 0
+    assert "re-embedded" in report.summary()
+    store = Store.from_settings(int8)
+    assert store.collection.metadata["embedder"] == encoder_id(backend="onnx-int8")
+    after = store.collection.get(include=["documents", "metadatas", "embeddings"])
+    assert sorted(after["ids"]) == sorted(before["ids"])  # every chunk kept, the outside file's too
+    assert any(m["source"].endswith("outside/note.md") for m in after["metadatas"])
+    texts = [chunk_from_record(i, d, m).embed_text()
+             for i, d, m in zip(after["ids"], after["documents"], after["metadatas"], strict=True)]
+    expected = np.array(LocalEmbeddings(backend="onnx-int8", cache_dir=onnx_cache).embed(texts))
+    assert np.allclose(np.asarray(after["embeddings"]), expected, atol=1e-6)  # the int8 vectors of each chunk
     with pytest.raises(StoreError, match="ASSISTANT_EMBEDDING__BACKEND=onnx-int8"):
-        Store.from_settings(tmp_settings)
+        Store.from_settings(torch)
+    assert ingest([torch.store.corpus_dir], torch, reset=True, progress=False).reembedded == 0  # a reset embeds anew
 
 
 def test_store_from_before_the_record_counts_as_torch(tmp_settings: Settings) -> None:
-    ingest([tmp_settings.store.corpus_dir], tmp_settings, progress=False)
-    store = Store.from_settings(tmp_settings)
+    torch = tmp_settings.updated(embedding={"backend": "torch"})
+    ingest([torch.store.corpus_dir], torch, progress=False)
+    store = Store.from_settings(torch)
     # what a store written by earlier versions looks like: no record of its encoder
     store.collection.modify(metadata={"made_by": "an earlier version"})
-    assert "embedder" not in (Store.from_settings(tmp_settings, create=True).collection.metadata or {})
-    Store.from_settings(tmp_settings)  # readable with the torch encoder that made it
-    assert Store.from_settings(tmp_settings).collection.metadata["embedder"] == encoder_id(backend="torch")
+    assert "embedder" not in (Store.from_settings(torch, create=True).collection.metadata or {})
+    Store.from_settings(torch)  # readable with the torch encoder that made it
+    assert Store.from_settings(torch).collection.metadata["embedder"] == encoder_id(backend="torch")
     with pytest.raises(StoreError):
-        Store.from_settings(tmp_settings.updated(embedding={"backend": "onnx-int8"}))
+        Store.from_settings(torch.updated(embedding={"backend": "onnx-int8"}))
 
 
 def test_worker_processes_embed_exactly_as_this_process_does(onnx_cache: Path, sentences: list[str]) -> None:

@@ -54,7 +54,7 @@ def test_answer_settings_cover_the_answer_sections_without_neutral_fields() -> N
     assert "api_key" not in key["llm"] and "timeout_s" not in key["llm"]
     assert "refresh_interval_s" not in key["retrieval"]
     assert s.updated(retrieval={"top_k": 4}).answer_settings() != key
-    assert s.updated(embedding={"backend": "onnx-int8"}).answer_settings() != key
+    assert s.updated(embedding={"backend": "torch"}).answer_settings() != key
     assert s.updated(llm={"timeout_s": 5.0}, ui={"port": 9999}, store={"dir": PROJECT_ROOT}).answer_settings() == key
 
 
