@@ -23,7 +23,8 @@ answer is checked, clause by clause, against the passages the model read:
 7. an optional model check (:class:`ModelCheck`, e.g. the yes/no polarity of
    the answer to a yes/no question) may remove more.
 
-A sentence goes when any of its clauses fails. When nothing supported is left,
+A sentence goes when any of its clauses fails, except that the clauses of a contrast that passed
+and stand alone (:func:`stands_alone`) stay as sentences of their own. When nothing supported is left,
 the answer falls back to the verified quotes themselves under a fixed
 lead-in, so the reader still gets what the sources say, never the contradiction.
 """
@@ -49,6 +50,7 @@ from assistant.relations import (
     sentences,
 )
 from assistant.schema import ClaimCheck
+from assistant.syntax import parse
 
 _CLAUSE = re.compile(r";\s+|,?\s+whereas\s+|,\s+while\s+|,\s+but\s+", re.I)
 _LEADING = re.compile(r"^(?:yes|no|in short|in summary|overall|so|however|also|additionally)\b[,:]?\s*", re.I)
@@ -65,6 +67,13 @@ def clauses(sentence: str) -> list[str]:
         if len(part.split()) >= MIN_CLAIM_WORDS:
             out.append(part)
     return out
+
+
+def stands_alone(clause: str) -> bool:
+    """A clause that says the same thing on its own as inside its sentence: no personal or demonstrative
+    pronoun ("it", "its", "this medication") that may point into the clause beside it."""
+    return not any(t.morph.get("PronType") and set(t.morph.get("PronType")) & {"Prs", "Dem"}
+                   for t in parse(clause))
 
 
 def is_verbatim(claim: str, passages: Sequence[str]) -> bool:
@@ -142,6 +151,14 @@ def verify(
                 if again.kept:
                     cites = "".join(CITE_MARK.findall(sentence))
                     sentence, ok, changed = f"{head}{cites}.", True, True
+        if not ok and len(parts) > 1:
+            # "A does X, while B does Y": a wrong half takes only itself when the other is a passage's own words
+            # and stands alone (a half the checks merely found nothing against is as doubtful as its sentence)
+            salvaged = [c.claim for c in checks[-len(parts):] if c.how == "verbatim" and stands_alone(c.claim)]
+            if salvaged:
+                cites = "".join(dict.fromkeys(CITE_MARK.findall(sentence)))
+                sentence = " ".join(f"{c[0].upper()}{c[1:]}{cites}." for c in salvaged)
+                ok, changed = True, True
         if attributor is not None:
             named = [k for k in attributor.facts(CITE_MARK.sub("", sentence), previous) if attributor.is_named(k)]
             previous = named[0] if named else previous

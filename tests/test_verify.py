@@ -380,3 +380,19 @@ def test_a_removed_link_keeps_its_first_half_when_a_source_sentence_holds_it() -
     own = verify("Anastrozole is stronger than Clomiphene, which is why it is used in combination with hCG for "
                  "complete spermatogenesis induction.", [hmg, row, "Unlike Anastrozole, Clomiphene binds receptors."])
     assert own.fell_back and [c.how for c in own.checks] == ["link"]
+
+
+def test_a_wrong_half_of_a_contrast_takes_only_itself_when_the_other_is_the_sources_words(retriever) -> None:
+    att = retriever.attributor()
+    passages = _passages(retriever, HEADLINE)
+    # the local model's real draft for the headline question: a swapped half and a verbatim half
+    draft = ("Anastrozole works by competitively binding to estrogen receptors in the hypothalamus and pituitary, "
+             "while Clomiphene directly stimulates LH and FSH production [1][3].")
+    got = verify(draft, passages, att, att.first_named(HEADLINE))
+    assert [(c.kept, c.how) for c in got.checks] == [(False, "attribution"), (True, "verbatim")]
+    assert got.prose == "Clomiphene directly stimulates LH and FSH production [1][3]." and not got.fell_back
+    # a half with a pronoun pointing into the removed half, or one merely not contradicted, goes with it
+    for half in ("it directly stimulates LH and FSH production", "Clomiphene directly stimulates Sertoli cells"):
+        alone = verify(draft.replace("Clomiphene directly stimulates LH and FSH production", half), passages, att,
+                       att.first_named(HEADLINE))
+        assert alone.prose == "" and alone.fell_back, alone.checks
