@@ -24,8 +24,10 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -77,6 +79,21 @@ def _load_torch(model: str):
     st = SentenceTransformer(model, device="cpu")
     log.debug("embedding model loaded in %.2fs", time.perf_counter() - t0)
     return st
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """The export's tools narrate every fusion and warn about tracing: a page of noise in `make run`'s output
+    for a step that works, so their log records below ERROR and their warnings are dropped while it runs."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        root.setLevel(level)
 
 
 def _export_int8(model: str, target: Path) -> None:
@@ -144,7 +161,8 @@ class OnnxEncoder:
                 if not target.exists():
                     log.info("exporting %s to int8 ONNX (once) in %s", folder.name, target.parent)
                     t0 = time.perf_counter()
-                    _export_int8(model, target)
+                    with _quiet():
+                        _export_int8(model, target)
                     log.info("exported in %.1fs", time.perf_counter() - t0)
         max_len = json.loads((folder / "sentence_bert_config.json").read_text()).get("max_seq_length", 256)
         pooling = json.loads((folder / "1_Pooling" / "config.json").read_text())
