@@ -19,14 +19,19 @@ from assistant.syntax import SUBJECT, noun_forms, parse
 
 MIN_CLAIM_WORDS = 3  # a clause needs this many content words to be judged (as in assistant.verify)
 
-_POLARITY = re.compile(r"^\s*(yes|no)\b\s*[,.;:!–-]?\s*", re.I)
-POLARITY_REASON = ("a bare yes/no is not checked against the sources, and the model's is no better than chance "
-                   "(9 and 10 of 17 on the dev split's yes/no questions); the sentences that follow say what the "
-                   "sources say")
+#: a verdict opening the answer: "Yes," / "No" / "True." / "That's not correct:" (the last kinds only before a
+#: stop, so "True hypogonadism ..." or "Right after TRT ..." open no verdict)
+_POLARITY = re.compile(
+    r"^\s*((?:yes|no)\b\s*[,.;:!–-]?|(?:(?:that|this|it)(?:'s|’s|\s+is)\s+)?(?:not\s+)?"
+    r"(?:true|false|correct|incorrect|right|wrong)\s*[,.;:!–-])\s*", re.I)
+POLARITY_REASON = ("a bare yes/no (true/false) is not checked against the sources, and the model's is no "
+                   "better than chance (9 and 10 of 17 on the dev split's yes/no questions); the sentences that "
+                   "follow say what the sources say")
 
 
 def strip_polarity(answer: str) -> tuple[str, str]:
-    """The answer without a leading "Yes,"/"No," and the word removed ("" if none).
+    """The answer without a leading verdict ("Yes,", "No", "False.", "That is correct.") and the verdict
+    removed ("" if none).
 
     Why: the 1.5B model answers "Yes" to most yes/no questions (it said "Yes,
     rFSH boosts intratesticular testosterone" above a quote saying "No direct
@@ -40,7 +45,7 @@ def strip_polarity(answer: str) -> tuple[str, str]:
     first = rest.split(" ", 1)[0]
     if first[1:] == first[1:].lower():  # "high E2" -> "High E2"; never "rFSH" -> "RFSH"
         rest = rest[:1].upper() + rest[1:]
-    return rest, m.group(1)
+    return rest, m.group(1).strip(" ,.;:!–-")
 
 
 #: share of a clause's content words that come from the question at or above which it only restates it
@@ -162,15 +167,19 @@ def unsourced_topics(question: str, known: Callable[[str], bool]) -> list[str]:
 
 _DEMONSTRATIVE = frozenset({"this", "that", "these", "those", "such"})
 _LIKENESS = frozenset({"same", "similar", "different", "other", "another"})
+#: nouns that name the sources themselves: "Does the article recommend a dose?" asks about a dose, and the
+#: sources never calling themselves an article is no news to the reader
+_SELF = frozenset({"article", "source", "text", "passage", "material", "document", "author", "writer", "page"})
 _SAYING = frozenset({"mention", "say", "discuss", "cover", "list", "cite", "state", "describe", "write", "report"})
 
 
 def _topical(noun, known: Callable[[str], bool]) -> bool:
     """Whether a noun names what the question is about, not how it asks: not "the way hCG does" (a manner),
     "that specific problem" (points back to the conversation), "the same job as" (a likeness), "in the
-    material" after "mentioned" or "the article" before "say" (where, not what), or the head of a compound
+    material" after "mentioned" or "the article" before "say" (where, not what), the sources themselves
+    ("Does the article recommend ...?"), or the head of a compound
     whose modifier the corpus does use ("semen quality": semen is the topic)."""
-    if noun.dep_ == "npadvmod":
+    if noun.dep_ == "npadvmod" or noun.lemma_.lower() in _SELF:
         return False
     if any(c.lower_ in _DEMONSTRATIVE for c in noun.children if c.dep_ in ("det", "amod", "predet")):
         return False

@@ -121,6 +121,10 @@ def test_a_leading_yes_or_no_is_never_kept() -> None:
     assert strip_polarity("Yes, high E2 is not necessary [1].") == ("High E2 is not necessary [1].", "Yes")
     assert strip_polarity("No. LH acts on Leydig cells.") == ("LH acts on Leydig cells.", "No")
     assert strip_polarity("Notably, LH acts on Leydig cells.") == ("Notably, LH acts on Leydig cells.", "")
+    # "True or false: ...?" gets its verdict the same way
+    assert strip_polarity("True. Clomiphene blocks receptors.") == ("Clomiphene blocks receptors.", "True")
+    assert strip_polarity("That's not correct: it binds receptors.") == ("It binds receptors.", "That's not correct")
+    assert strip_polarity("True hypogonadism is rare.") == ("True hypogonadism is rare.", "")  # no stop: no verdict
     result = verify("Yes.", ["LH then stimulates the Leydig cells."], None)
     assert result.prose == "" and result.fell_back
 
@@ -322,6 +326,8 @@ def test_the_nouns_the_note_names_are_topics_in_any_form_not_framing() -> None:
     assert unsourced_topics("Is there a drug that targets that specific problem?", known) == []  # points back
     assert unsourced_topics("Is letrozole mentioned anywhere in the material?", known) == []  # where, not what
     assert unsourced_topics("Does the article say letrozole is a drug?", known) == []  # who says, not what
+    # the sources themselves are no topic; what is asked of them is
+    assert unsourced_topics("Does the article recommend a specific dose of anastrozole?", known) == ["dose"]
     assert unsourced_topics("Does anastrozole improve semen quality?", known) == []  # an aspect of semen
     # named as the user wrote it (the note quotes it), not as a stem
     assert unsourced_topics("Is anastrozole safe during pregnancy?", known) == ["pregnancy"]
