@@ -204,10 +204,11 @@ def for_corpus(
     read_all: bool = True,
 ) -> Attributor:
     """The checker for a corpus: its names and aliases, word rarity, and (``read_all``, for a corpus small
-    enough to parse now) the class/member pairs, conversions, changes and who-does-what of every text, read
-    once; a larger corpus is read from the evidence's sentences as a claim is checked. ``last`` (the checker
+    enough to parse now) the class/member pairs, conversions, changes, likenesses and who-does-what of every
+    text, read once; a larger corpus is read from the evidence's sentences as a claim is checked. ``last`` (the checker
     of the corpus before a change) lends its parsed pairs when the names are the same.
     """
+    from assistant.likeness import likenesses
     from assistant.relations import changes, conversions
     from assistant.terms import aliases_from, kin_by_name, named_terms
 
@@ -217,7 +218,8 @@ def for_corpus(
                          kin=kin_by_name(aliases),
                          kin_cache=last.kin_cache if last and last.aliases == aliases else None,
                          conversions=[c for t in texts for c in conversions(t)] if read_all else (),
-                         changes=[c for t in texts for c in changes(t)] if read_all else ())
+                         changes=[c for t in texts for c in changes(t)] if read_all else (),
+                         likenesses=[x for t in texts for x in likenesses(t)] if read_all else ())
     if read_all:
         checker.kin |= checker.kinds(texts)
         checker.corpus = checker.evidence(texts)

@@ -69,6 +69,7 @@ class Reader:
         kin_cache: dict[str, frozenset[frozenset[str]]] | None = None,
         conversions: Iterable[tuple[frozenset[str], frozenset[str]]] = (),
         changes: Iterable[tuple[frozenset[str], frozenset[str], int]] = (),
+        likenesses: Iterable = (),
     ) -> None:
         self._technical = lru_cache(maxsize=8192)(technical)
         self.aliases = dict(aliases or {})
@@ -81,6 +82,8 @@ class Reader:
         self.conversions = list(conversions)
         # (doer, what it moves, +1 up / -1 down) of each change the corpus states (assistant.relations.changes)
         self.changes = list(changes)
+        # what the corpus likens to what, and contrasts (assistant.likeness.likenesses)
+        self.likenesses = list(likenesses)
         self._long_forms: re.Pattern[str] | None = None
 
     def named_in(self, text: str) -> list[tuple[str, str]]:

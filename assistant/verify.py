@@ -14,7 +14,9 @@ answer is checked, clause by clause, against the passages the model read:
    testosterone" where they say "testosterone into estrogens") or moves an
    amount the other way ("Anastrozole raises estrogen" where they say "By
    reducing estrogen levels, Anastrozole ...") is removed
-   (:func:`assistant.relations.reversed_conversion`, :func:`~assistant.relations.reversed_change`);
+   (:func:`assistant.relations.reversed_conversion`, :func:`~assistant.relations.reversed_change`), or
+   likens two named things the sources do not liken ("Tamoxifen acts like anastrozole" where they say it
+   acts like clomiphene; :func:`assistant.likeness.misliken`) is removed;
 5. a clause stating a number no passage and not the question state is removed
    (:func:`invented_numbers`: a count, a ratio, a year; doses are the guards');
 6. a clause that joins as cause and effect two statements the sources make
@@ -36,6 +38,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from assistant.lexicon import tokenize
+from assistant.likeness import Likeness, likenesses, misliken
 from assistant.polar import ECHO_REASON, MIN_CLAIM_WORDS, POLARITY_REASON, echoes, strip_polarity, unsourced_topics
 from assistant.quotes import normalise
 from assistant.relations import (
@@ -79,6 +82,26 @@ def stands_alone(clause: str) -> bool:
 def is_verbatim(claim: str, passages: Sequence[str]) -> bool:
     c = normalise(claim)[0].strip(" .")
     return len(c.split()) >= MIN_CLAIM_WORDS and any(c in normalise(p)[0] for p in passages)
+
+
+@dataclass(frozen=True)
+class Stated:
+    """The relations the passages and the corpus state, read once an answer for all its claims."""
+
+    conversions: list[tuple[frozenset[str], frozenset[str]]] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    likenesses: list[Likeness] = field(default_factory=list)
+    named: Callable[[str], bool] = lambda _text: False  # whether a text names a term of the sources
+
+    @classmethod
+    def read(cls, passages: Sequence[str], corpus=None) -> Stated:
+        """The passages' relations and the corpus checker's (``corpus``: an Attributor, or None)."""
+        return cls(
+            [c for p in passages for c in conversions(p)] + (corpus.conversions if corpus else []),
+            [c for p in passages for c in changes(p)] + (corpus.changes if corpus else []),
+            [c for p in passages for c in likenesses(p)] + (corpus.likenesses if corpus else []),
+            (lambda text: bool(corpus.named_in(text))) if corpus else (lambda _text: False),
+        )
 
 
 #: a model-based check of one claim: returns (keep, reason); None when it has no opinion
@@ -127,8 +150,7 @@ def verify(
     if polarity:
         checks.append(ClaimCheck(claim=polarity, kept=False, how="polarity", reason=POLARITY_REASON))
     # the conversions the sources state, read once for every claim: the passages', and the corpus's
-    stated = [c for p in passages for c in conversions(p)] + (attributor.conversions if attributor is not None else [])
-    moved = [c for p in passages for c in changes(p)] + (attributor.changes if attributor is not None else [])
+    stated = Stated.read(passages, attributor)
     topics = unsourced_topics(question, known) if known is not None else []
     changed = False
     for sentence in sentences(answer):
@@ -136,7 +158,7 @@ def verify(
         parts = clauses(sentence)
         for claim in parts:
             check = _check_claim(claim, sentence, passages, attributor, evidence, previous, model_check,
-                                 (question, resolved), stated, topics, moved)
+                                 (question, resolved), stated, topics)
             checks.append(check)
             ok = ok and check.kept
         if not ok and len(parts) == 1 and checks[-1].how == "link":
@@ -146,7 +168,7 @@ def verify(
             head = link_head(parts[0], passages)
             if head:
                 again = _check_claim(head, head, passages, attributor, evidence, previous, model_check,
-                                     (question, resolved), stated, topics, moved)
+                                     (question, resolved), stated, topics)
                 checks.append(again)
                 if again.kept:
                     cites = "".join(CITE_MARK.findall(sentence))
@@ -185,8 +207,8 @@ def invented_numbers(claim: str, passages: Sequence[str], question: str = "") ->
 
 
 def _check_claim(claim, sentence, passages, attributor, evidence, previous, model_check, asked=("", ""),
-                 stated: Sequence[tuple[frozenset[str], frozenset[str]]] = (), topics=(),
-                 moved: Sequence[Change] = ()) -> ClaimCheck:
+                 stated: Stated | None = None, topics=()) -> ClaimCheck:
+    stated = stated or Stated()
     if is_verbatim(claim, passages):
         return ClaimCheck(claim=claim, kept=True, how="verbatim", reason="a slice of a passage")
     said = set(tokenize(claim))
@@ -204,9 +226,12 @@ def _check_claim(claim, sentence, passages, attributor, evidence, previous, mode
         wrong = attributor.against_sources(claim, evidence, previous)
         if wrong is not None:
             return ClaimCheck(claim=claim, kept=False, how="attribution", reason=wrong.reason())
-    turned = reversed_conversion(claim, stated) or reversed_change(claim, moved)
+    turned = reversed_conversion(claim, stated.conversions) or reversed_change(claim, stated.changes)
     if turned:
         return ClaimCheck(claim=claim, kept=False, how="direction", reason=turned)
+    likened = misliken(claim, stated.likenesses, stated.named)
+    if likened:
+        return ClaimCheck(claim=claim, kept=False, how="likeness", reason=likened)
     unlinked = invented_link(claim, passages)
     if unlinked:
         return ClaimCheck(claim=claim, kept=False, how="link", reason=unlinked)
