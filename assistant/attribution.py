@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from assistant.lexicon import family
 from assistant.reading import Reader, Reading
 
 MIN_WORDS = 2  # a claim fact needs at least this many content words to be judged
@@ -90,9 +91,12 @@ class Attributor(Reader):
         return wrong
 
     def _share(self, words: Iterable[str], have: set[str]) -> tuple[float, tuple[str, ...]]:
+        """The idf-weighted share of ``words`` that ``have`` holds: a name as written, another word in any
+        form of its family ("production of testosterone" is what "to produce testosterone" says)."""
         words = list(words)
         total = sum(self.idf(w) for w in words) or 1.0
-        hit = tuple(w for w in words if w in have)
+        families = {family(w) for w in have if not self.is_term(w)}
+        hit = tuple(w for w in words if w in have or (not self.is_term(w) and family(w) in families))
         return sum(self.idf(w) for w in hit) / total, hit
 
     def evidence(self, texts: Sequence[str]) -> Reading:

@@ -96,6 +96,25 @@ def tokenize(text: str) -> list[str]:
     return out
 
 
+#: characters of a stem that name its word family (:func:`family`)
+FAMILY_PREFIX = 6
+
+
+@functools.lru_cache(maxsize=65536)
+def family(word: str) -> str:
+    """A word family's key: the first six characters of the word's Snowball stem.
+
+    Why: the stemmer strips inflections but not derivations, so "production" (product) and "produce"
+    (produc), "testicles" (testicl) and "testicular", "conversion" (convers) and "convert" stay apart, and
+    the model writes the noun where the article has the verb. Truncating to a fixed prefix is the plain
+    truncation stemmer of information retrieval (five or six characters do about as well as Porter's
+    stemmer for English); it also joins some unrelated words ("general", "generation"), which is why it
+    is only used to compare a claim's words with its sources', never for retrieval or names.
+    """
+    stem = _stem(american_spelling(word.lower()))
+    return stem[:FAMILY_PREFIX]
+
+
 WORDS = re.compile(r"[A-Za-z]+")  # a word, for spelling look-ups
 
 

@@ -40,3 +40,14 @@ def test_word_forms_share_a_stem_and_keep_the_word() -> None:
     forms = word_forms("prescribing")
     assert {"prescribing", "prescribe", "prescribed", "prescribes"} <= forms
     assert word_forms("act") == {"act"}  # too short a stem to strip anything from
+
+
+def test_a_word_family_joins_derivations_the_stemmer_keeps_apart() -> None:
+    from assistant.lexicon import _stem, family
+
+    for a, b in (("production", "produce"), ("testicles", "testicular"), ("conversion", "converting"),
+                 ("stimulation", "stimulates"), ("oestrogenic", "estrogen")):
+        assert family(a) == family(b), (a, b)
+    assert _stem("production") != _stem("produce")  # what the family adds to the stem
+    for a, b in (("testes", "testosterone"), ("support", "suppress"), ("estradiol", "estrogen")):
+        assert family(a) != family(b), (a, b)

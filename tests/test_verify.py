@@ -56,6 +56,10 @@ def test_headline_swap_is_removed_and_the_correct_answer_kept(retriever) -> None
         ("How do tamoxifen and anastrozole lower estrogen's effect?",
          "Tamoxifen works by selectively inhibiting the aromatase enzyme.",
          "Anastrozole works by selectively inhibiting the aromatase enzyme."),
+        # the sources' verb ("to produce testosterone") in the model's noun ("the production of")
+        ("Which testicular cells make testosterone?",
+         "Sertoli cells are responsible for the production of testosterone.",
+         "Leydig cells are responsible for the production of testosterone."),
     ],
 )
 def test_other_swaps_on_retrieved_passages(retriever, question: str, wrong: str, right: str) -> None:
