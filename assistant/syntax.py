@@ -26,8 +26,13 @@ def _nlp():
     return module.load(exclude=["ner"])
 
 
+@lru_cache(maxsize=512)
 def parse(text: str):
-    """The spaCy parse of ``text`` (the pipeline loads on first use; named-entity recognition is left out)."""
+    """The spaCy parse of ``text`` (the pipeline loads on first use; named-entity recognition is left out).
+
+    Cached: one answer's checks read the same passages for conversions, changes, likenesses and who does
+    what, and nothing here changes a parse it is given (so the cached Doc is shared read-only).
+    """
     return _nlp()(text)
 
 

@@ -96,11 +96,14 @@ class Stated:
     @classmethod
     def read(cls, passages: Sequence[str], corpus=None) -> Stated:
         """The passages' relations and the corpus checker's (``corpus``: an Attributor, or None)."""
+        if corpus is None:
+            return cls([c for p in passages for c in conversions(p)], [c for p in passages for c in changes(p)],
+                       [c for p in passages for c in likenesses(p)])
         return cls(
-            [c for p in passages for c in conversions(p)] + (corpus.conversions if corpus else []),
-            [c for p in passages for c in changes(p)] + (corpus.changes if corpus else []),
-            [c for p in passages for c in likenesses(p)] + (corpus.likenesses if corpus else []),
-            (lambda text: bool(corpus.named_in(text))) if corpus else (lambda _text: False),
+            [c for p in passages for c in conversions(p)] + corpus.conversions,
+            [c for p in passages for c in changes(p)] + corpus.changes,
+            [c for p in passages for c in likenesses(p)] + corpus.likenesses,
+            lambda text: bool(corpus.named_in(text)),
         )
 
 
@@ -149,7 +152,6 @@ def verify(
     answer, polarity = strip_polarity(answer)
     if polarity:
         checks.append(ClaimCheck(claim=polarity, kept=False, how="polarity", reason=POLARITY_REASON))
-    # the conversions the sources state, read once for every claim: the passages', and the corpus's
     stated = Stated.read(passages, attributor)
     topics = unsourced_topics(question, known) if known is not None else []
     changed = False
