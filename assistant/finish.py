@@ -249,7 +249,9 @@ def finish(
             text = f"{prompt.refusal} {ADVICE_POINTER}"
     else:
         assert verified is not None
-        prose = verified.prose or premise  # the premise note leads the quotes, in place of the model's words
+        # a premise note leads: the contradicted premise before what is left of the model's words, or the
+        # unfounded one in their place
+        prose = " ".join(x for x in (verified.note, verified.prose) if x) or premise
         if not prose and any(c.how == "unsourced" for c in verified.checks):
             prose = f"The sources never mention {' or '.join(f'“{w}”' for w in verified.absent)}."
         extra = evidence([q.text for q in checked if q.verified]) if evidence is not None else []

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from assistant.lexicon import tokenize
 from assistant.likeness import Likeness, likenesses, misliken
 from assistant.polar import ECHO_REASON, MIN_CLAIM_WORDS, POLARITY_REASON, echoes, strip_polarity, unsourced_topics
+from assistant.premise import premise_of, restates
 from assistant.quotes import normalise
 from assistant.relations import (
     CITE_MARK,
@@ -91,7 +92,10 @@ class Stated:
     conversions: list[tuple[frozenset[str], frozenset[str]]] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     likenesses: list[Likeness] = field(default_factory=list)
-    named: Callable[[str], bool] = lambda _text: False  # whether a text names a term of the sources
+    names: Callable[[str], set[str]] = lambda _text: set()  # the terms of the sources a text names
+
+    def named(self, text: str) -> bool:
+        return bool(self.names(text))
 
     @classmethod
     def read(cls, passages: Sequence[str], corpus=None) -> Stated:
@@ -103,7 +107,7 @@ class Stated:
             [c for p in passages for c in conversions(p)] + corpus.conversions,
             [c for p in passages for c in changes(p)] + corpus.changes,
             [c for p in passages for c in likenesses(p)] + corpus.likenesses,
-            lambda text: bool(corpus.named_in(text)),
+            lambda text: {name for name, _ in corpus.named_in(text)},
         )
 
 
@@ -116,6 +120,7 @@ class Verified:
     prose: str  # the model's sentences that survived ("" when none did)
     checks: list[ClaimCheck] = field(default_factory=list)
     absent: list[str] = field(default_factory=list)  # a yes/no question's nouns the corpus never uses
+    note: str = ""  # leads the answer: the question's premise the sources contradict (assistant.premise)
 
     @property
     def fell_back(self) -> bool:
@@ -154,13 +159,20 @@ def verify(
         checks.append(ClaimCheck(claim=polarity, kept=False, how="polarity", reason=POLARITY_REASON))
     stated = Stated.read(passages, attributor)
     topics = unsourced_topics(question, known) if known is not None else []
+    premise = premise_of(question) if attributor is not None and question else ""
+    against = _contradicted(premise, passages, attributor, evidence, subject, stated) if premise else None
     changed = False
     for sentence in sentences(answer):
         ok = True
         parts = clauses(sentence)
         for claim in parts:
-            check = _check_claim(claim, sentence, passages, attributor, evidence, previous, model_check,
-                                 (question, resolved), stated, topics)
+            if against is not None and restates(claim, premise, stated.names):
+                check = ClaimCheck(claim=claim, kept=False, how="premise",
+                                   reason=f"restates the question's premise, which the sources contradict: "
+                                          f"{against.reason}")
+            else:
+                check = _check_claim(claim, sentence, passages, attributor, evidence, previous, model_check,
+                                     (question, resolved), stated, topics)
             checks.append(check)
             ok = ok and check.kept
         if not ok and len(parts) == 1 and checks[-1].how == "link":
@@ -188,10 +200,24 @@ def verify(
             previous = named[0] if named else previous
         if ok:
             kept.append(sentence)
+    note = f"The sources do not support the question's premise that {premise}." if against is not None else ""
     if checks and not any(clauses(s) for s in kept):
-        return Verified("", checks, topics)
+        return Verified("", checks, topics, note)
     whole = len(kept) == len(sentences(answer)) and not changed
-    return Verified(answer.strip() if whole else " ".join(kept), checks, topics)
+    return Verified(answer.strip() if whole else " ".join(kept), checks, topics, note)
+
+
+#: checks whose verdict on a premise is the sources contradicting it (not silence: an echo, an unknown topic)
+_CONTRADICTING = frozenset({"attribution", "direction", "likeness"})
+
+
+def _contradicted(premise: str, passages, attributor, evidence, subject, stated: Stated) -> ClaimCheck | None:
+    """The check that finds the question's premise contradicted by the sources, or None."""
+    for claim in clauses(premise) or [premise]:
+        check = _check_claim(claim, claim, passages, attributor, evidence, subject, None, ("", ""), stated)
+        if not check.kept and check.how in _CONTRADICTING:
+            return check
+    return None
 
 
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?![\w.]*\d)")

@@ -151,3 +151,16 @@ def test_a_yes_no_question_on_something_the_corpus_never_names_says_so_above_the
                     attributor=retriever.attributor())
     assert not answer.abstained and answer.prose == "The sources never mention “hair” or “loss”."
     assert "hair growth" not in answer.answer and sentence in answer.answer
+
+
+def test_a_contradicted_premise_leads_the_answer_above_what_is_left(retriever) -> None:
+    prompt = load_prompt("v4")
+    p, n, sentence = _with_sentence(retriever, "Since tamoxifen is an aromatase inhibitor, how much does it cut "
+                                    "estrogen production?", "Tamoxifen acts similarly to Clomiphene")
+    raw = (f'Quotes:\n[{n}] "{sentence}"\nAnswer: Tamoxifen blocks estrogen receptors in the hypothalamus and '
+           f"pituitary [{n}].")
+    answer = finish(p, raw, prompt, {}, None, known=retriever.knows, rare=retriever.is_rare_word,
+                    attributor=retriever.attributor())
+    assert answer.prose == ("The sources do not support the question's premise that tamoxifen is an aromatase "
+                            f"inhibitor. Tamoxifen blocks estrogen receptors in the hypothalamus and pituitary [{n}].")
+    assert answer.answer.startswith(answer.prose) and sentence in answer.answer and not answer.fell_back
