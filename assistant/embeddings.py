@@ -149,6 +149,7 @@ class OnnxEncoder:
     """Tokenizer + int8 ONNX session + the model's own pooling, as sentence-transformers would apply it."""
 
     def __init__(self, model: str, cache_dir: Path, sessions: int | None = None) -> None:
+        os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # a library user may not have called go_offline()
         import onnxruntime as ort
         from filelock import FileLock
         from tokenizers import Tokenizer

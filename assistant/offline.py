@@ -13,6 +13,9 @@ OFFLINE_ENV = {
     "RAGAS_DO_NOT_TRACK": "true",
     "ANONYMIZED_TELEMETRY": "False",
     "TOKENIZERS_PARALLELISM": "false",
+    # onnxruntime (the int8 encoder) sends usage events to Microsoft from its own threads since 1.29, on Linux
+    # too; read once, when it starts (the network test caught the DNS look-ups)
+    "ORT_DISABLE_TELEMETRY": "1",
 }
 
 
