@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from assistant.relations import CITE_MARK, _doer, _name
+from assistant.relations import CITE_MARK, doer_of, name_terms
 from assistant.syntax import RELATIVE, parse
 
 _SIMILAR = frozenset({"similarly", "similar", "alike"})
@@ -68,23 +68,23 @@ def likenesses(text: str) -> list[Likeness]:
             verb, alike = tok, True
         else:
             continue
-        doer = _doer(verb)
+        doer = doer_of(verb)
         if doer is not None and doer.lower_ in RELATIVE and verb.dep_ == "relcl":
             doer = verb.head  # "hormones that mimic ...": the hormones
         if doer is None:
             continue
         named = [doer, *doer.conjuncts, *(c for c in doer.children if c.dep_ == "appos")]
-        one = frozenset().union(*(_name(t) for t in named))
+        one = frozenset().union(*(name_terms(t) for t in named))
         one_text = " ".join(t.text for t in named)
         for obj in _compared(tok):
-            other = _name(obj)
+            other = name_terms(obj)
             if one and other and not one & other:
                 out.append(Likeness(one, other, alike, one_text, obj.text))
             # "more like B than C": C is the contrast
             for than in (g for c in obj.children if c.dep_ == "prep" and c.lower_ == "than" for g in c.children
                          if g.dep_ == "pobj"):
-                if one and _name(than) and not one & _name(than):
-                    out.append(Likeness(one, _name(than), False, one_text, than.text))
+                if one and name_terms(than) and not one & name_terms(than):
+                    out.append(Likeness(one, name_terms(than), False, one_text, than.text))
     return out
 
 

@@ -146,7 +146,7 @@ _AMOUNT = frozenset({"level", "amount", "concentration", "production", "secretio
 Change = tuple[frozenset[str], frozenset[str], int]
 
 
-def _name(tok) -> frozenset[str]:
+def name_terms(tok) -> frozenset[str]:
     """A noun with the words that make its name ("Leydig cells", "estrogen receptors"), as index terms."""
     parts = [c for c in tok.children if c.dep_ in ("compound", "poss") and c.i < tok.i] + [tok]
     return frozenset(tokenize(" ".join(t.text for t in parts)))
@@ -161,13 +161,13 @@ def _what(obj) -> list[frozenset[str]]:
             inner = [c for c in tok.children if c.dep_ in ("compound", "poss", "nmod") and c.i < tok.i]
             inner += [g for c in tok.children if c.dep_ == "prep" and c.lower_ == "of" for g in c.children
                       if g.dep_ == "pobj"]
-            out.extend(_name(t) for i in inner for t in [i, *i.conjuncts])
+            out.extend(name_terms(t) for i in inner for t in [i, *i.conjuncts])
         else:
-            out.append(_name(tok))
+            out.append(name_terms(tok))
     return [w for w in out if w]
 
 
-def _doer(verb):
+def doer_of(verb):
     """Who does what a verb says: its subject, the noun a relative clause hangs on, or, for a verb without a
     subject of its own ("By reducing estrogen levels, Anastrozole lessens ..."), the governing verb's doer."""
     seen = 0
@@ -198,11 +198,11 @@ def changes(text: str) -> list[Change]:
             sign = -sign
         passive = [c for c in verb.children if c.dep_ == "nsubjpass"]
         objects = [c for c in verb.children if c.dep_ in ("dobj", "obj")] + passive
-        doer = _doer(verb)
+        doer = doer_of(verb)
         if doer is None or not objects:
             continue
         named = [doer, *doer.conjuncts, *(c for c in doer.children if c.dep_ == "appos")]  # "hCG" in "... (hCG)"
-        who = frozenset().union(*(_name(t) for t in named))
+        who = frozenset().union(*(name_terms(t) for t in named))
         for what in (w for o in objects for w in _what(o)):
             if who and not who & what:
                 out.append((who, what, sign))
