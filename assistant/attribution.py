@@ -209,8 +209,8 @@ def for_corpus(
 ) -> Attributor:
     """The checker for a corpus: its names and aliases, word rarity, and (``read_all``, for a corpus small
     enough to parse now) the class/member pairs, conversions, changes, likenesses and who-does-what of every
-    text, read once; a larger corpus is read from the evidence's sentences as a claim is checked. ``last`` (the checker
-    of the corpus before a change) lends its parsed pairs when the names are the same.
+    text, read once; a larger corpus is read from the evidence's sentences as a claim is checked. ``last``
+    (the checker of the corpus before a change) lends its parsed pairs when the names are the same.
     """
     from assistant.likeness import likenesses
     from assistant.relations import changes, conversions

@@ -183,9 +183,10 @@ def _ingest(
     report = IngestReport(where=store.where)
     if reset:
         store.reset()
+    embedder = LocalEmbeddings.from_settings(settings)
     recorded = store.recorded_embedder()
     if recorded not in (None, store.embedder):
-        report.reembedded = _reembed(store, LocalEmbeddings.from_settings(settings), recorded, progress)
+        report.reembedded = _reembed(store, embedder, recorded, progress)
     store.require_same_embedder()
     corpus_dir = settings.store.corpus_dir
     refs = load_references(corpus_dir)
@@ -221,7 +222,6 @@ def _ingest(
         todo.append((source, doc.sha256, chunks, state is not None))
 
     if todo:
-        embedder = LocalEmbeddings.from_settings(settings)
         total = sum(len(c) for _, _, c, _ in todo)
         pool = embedder.pool() if workers and total >= POOL_MIN_CHUNKS else None
         ahead = _Ahead(store, todo, pool)

@@ -100,15 +100,12 @@ class Stated:
     @classmethod
     def read(cls, passages: Sequence[str], corpus=None) -> Stated:
         """The passages' relations and the corpus checker's (``corpus``: an Attributor, or None)."""
+        own = cls([c for p in passages for c in conversions(p)], [c for p in passages for c in changes(p)],
+                  [c for p in passages for c in likenesses(p)])
         if corpus is None:
-            return cls([c for p in passages for c in conversions(p)], [c for p in passages for c in changes(p)],
-                       [c for p in passages for c in likenesses(p)])
-        return cls(
-            [c for p in passages for c in conversions(p)] + corpus.conversions,
-            [c for p in passages for c in changes(p)] + corpus.changes,
-            [c for p in passages for c in likenesses(p)] + corpus.likenesses,
-            lambda text: {name for name, _ in corpus.named_in(text)},
-        )
+            return own
+        return cls(own.conversions + corpus.conversions, own.changes + corpus.changes,
+                   own.likenesses + corpus.likenesses, lambda text: {name for name, _ in corpus.named_in(text)})
 
 
 #: a model-based check of one claim: returns (keep, reason); None when it has no opinion
