@@ -124,7 +124,7 @@ class Attributor(Reader):
         ev = evidence if isinstance(evidence, Reading) else self.evidence(evidence)
         facts, mentions = ev.facts, ev.mentions
         kin = self.kin | ev.kin  # the corpus's defined names, and what the evidence says is a kind of what
-        reading = self.read(claim, previous)
+        reading = self.read_claim(claim, previous)
         claim_facts = reading.facts
         named = set(claim_facts) | {w for words in claim_facts.values() for w in words}
         named |= {k for k, _ in self.named_in(claim)}  # "SERMs like tamoxifen ...": tamoxifen is named too

@@ -37,6 +37,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from assistant.distribute import distribute
 from assistant.lexicon import tokenize
 from assistant.likeness import Likeness, likenesses, misliken
 from assistant.polar import ECHO_REASON, MIN_CLAIM_WORDS, POLARITY_REASON, echoes, strip_polarity, unsourced_topics
@@ -159,6 +160,7 @@ def verify(
     premise = premise_of(question) if attributor is not None and question else ""
     against = _contradicted(premise, passages, attributor, evidence, subject, stated) if premise else None
     changed = False
+    asked = [word for _, word in attributor.named_in(question)] if attributor is not None else []
     for sentence in sentences(answer):
         ok = True
         parts = clauses(sentence)
@@ -170,6 +172,8 @@ def verify(
             else:
                 check = _check_claim(claim, sentence, passages, attributor, evidence, previous, model_check,
                                      (question, resolved), stated, topics)
+                if check.kept and check.how != "verbatim" and attributor is not None:
+                    check = _each(claim, check, asked, passages, attributor, evidence, (question, resolved), stated)
             checks.append(check)
             ok = ok and check.kept
         if not ok and len(parts) == 1 and checks[-1].how == "link":
@@ -215,6 +219,20 @@ def _contradicted(premise: str, passages, attributor, evidence, subject, stated:
         if not check.kept and check.how in _CONTRADICTING:
             return check
     return None
+
+
+def _each(claim: str, check: ClaimCheck, asked, passages, attributor, evidence, question, stated) -> ClaimCheck:
+    """A claim about several things at once (:func:`assistant.distribute.distribute`) stands only if the
+    sources contradict it for none of them: "Both drugs work by binding to estrogen receptors" is wrong if
+    they say so of only one."""
+    named = lambda w: attributor.is_term(w) and attributor.is_named(attributor.canonical(w))  # noqa: E731
+    for name, part in distribute(CITE_MARK.sub("", claim), asked, named):
+        against = _check_claim(part, part, passages, attributor, evidence, attributor.canonical(name), None,
+                               question, stated)
+        if not against.kept and against.how in _CONTRADICTING:
+            return ClaimCheck(claim=claim, kept=False, how=against.how,
+                              reason=f"said of {name} too (“{part}”): {against.reason}")
+    return check
 
 
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?![\w.]*\d)")

@@ -406,3 +406,38 @@ def test_a_wrong_half_of_a_contrast_takes_only_itself_when_the_other_is_the_sour
         alone = verify(draft.replace("Clomiphene directly stimulates LH and FSH production", half), passages, att,
                        att.first_named(HEADLINE))
         assert alone.prose == "" and alone.fell_back, alone.checks
+
+
+@pytest.mark.parametrize(
+    ("question", "together", "alone"),
+    [
+        # the local model's drafts: anastrozole's mechanism given to a SERM as well, in one sentence
+        ("Tell me how anastrozole and tamoxifen each lower estrogen's effect.",
+         "Anastrozole and Clomiphene both lower estrogen's effect by blocking the aromatase enzyme.",
+         "Anastrozole lowers estrogen's effect by blocking the aromatase enzyme."),
+        ("Is anastrozole's mechanism the same as clomiphene's?",
+         "Both drugs work by competitively binding to estrogen receptors in the hypothalamus and pituitary.",
+         "Clomiphene works by competitively binding to estrogen receptors in the hypothalamus and pituitary."),
+    ],
+)
+def test_a_claim_about_two_drugs_stands_only_if_it_holds_for_each(retriever, question: str, together: str,
+                                                                  alone: str) -> None:
+    att = retriever.attributor()
+    passages = _passages(retriever, question)
+    joint = verify(together, passages, att, att.first_named(question), question=question)
+    assert joint.removed and "said of" in joint.removed[0].reason, joint.checks
+    assert not verify(alone, passages, att, att.first_named(question), question=question).removed
+    # the SERMs' shared mechanism, said of both, stands
+    serms = "Clomiphene and tamoxifen both block estrogen receptors in the hypothalamus and pituitary."
+    question = "How do clomiphene and tamoxifen work?"
+    assert not verify(serms, _passages(retriever, question), att, att.first_named(question), question=question).removed
+
+
+def test_a_claim_led_by_an_acronym_the_parser_misreads_is_still_read(retriever) -> None:
+    # "FSH stimulates Leydig cells": the parser takes "FSH stimulates" for a modifier of "cells"
+    att = retriever.attributor()
+    assert att.read("LH stimulates Leydig cells").facts == {}
+    assert att.read_claim("LH stimulates Leydig cells").facts == {"lh": {"stimulate", "leydig", "cell"}}
+    question = "Which testicular cells do LH and FSH act on?"
+    got = verify("FSH stimulates Leydig cells", _passages(retriever, question), att, att.first_named(question))
+    assert got.removed, got.checks
