@@ -236,6 +236,14 @@ class Reader:
                          if doc[i].idx > len(head) or self.token_term(doc[i])} - {agent}
                 target = reading.negated if negated(doc) else reading.facts
                 target.setdefault(agent, set()).update(words)
+                # a term the cell names takes part in what its clause says ("enhances Leydig cell T production
+                # via increased LH; supports Sertoli cells ..."): Leydig cells produce, Sertoli cells do not
+                for part in re.split(r";\s*", cell):
+                    part_doc = parse(part)
+                    said = self._words(part_doc)
+                    for i, w in said.items():
+                        if w != agent and self.token_term(part_doc[i]):
+                            reading.mentions.setdefault(w, set()).update(v for v in said.values() if v != w)
 
     def _read_prose(self, text: str, previous: str | None, reading: Reading) -> None:
         """Each paragraph on its own: a list item's label ("Gonadorelin ∞ This is ...") is what its "this" means,

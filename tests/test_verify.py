@@ -441,3 +441,15 @@ def test_a_claim_led_by_an_acronym_the_parser_misreads_is_still_read(retriever) 
     question = "Which testicular cells do LH and FSH act on?"
     got = verify("FSH stimulates Leydig cells", _passages(retriever, question), att, att.first_named(question))
     assert got.removed, got.checks
+
+
+def test_a_term_a_table_cell_names_takes_part_in_its_clause(retriever) -> None:
+    # "Indirectly enhances Leydig cell T production via increased LH; supports Sertoli cells via increased FSH"
+    # (anastrozole's row): Leydig cells are named with production there, Sertoli cells are not
+    att = retriever.attributor()
+    question = "Leydig cells vs Sertoli cells: what job does each have?"
+    passages = _passages(retriever, question)
+    assert any("Indirectly enhances Leydig cell T production" in p for p in passages)
+    assert not verify("Leydig cells produce testosterone", passages, att, None, question=question).removed
+    assert verify("Sertoli cells are responsible for the production of testosterone", passages, att, None,
+                  question=question).removed
