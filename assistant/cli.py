@@ -44,6 +44,7 @@ def format_answer(answer, show_timings: bool = True) -> str:
         lines.append("")
         lines.append("Set aside from the model's draft, and why:")
         lines += [f"  - {c.claim} ({c.reason})" for c in removed]
+        lines += [f"  + put back: {c.claim} ({c.reason})" for c in answer.checks if c.kept and c.how == "restored"]
     if show_timings:
         t = answer.timings
         first = f", first token {t.first_token_s:.1f}s" if t.first_token_s is not None else ""

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from assistant.coverage import restore
 from assistant.evidence import Unit, is_instruction, table_cells
 from assistant.guards import corpus_names, invented_amounts, presupposes, unknown_subjects
 from assistant.passages import Shown, whole
@@ -252,6 +253,11 @@ def finish(
         # a premise note leads: the contradicted premise before what is left of the model's words, or the
         # unfounded one in their place
         prose = " ".join(x for x in (verified.note, verified.prose) if x) or premise
+        if verified.prose and attributor is not None:
+            quotes = [(q.n, q.text) for q in checked if q.verified]
+            for restored, n in restore(p.question, verified.checks, quotes, attributor):
+                verified.checks.append(restored)
+                prose = f"{prose} {restored.claim.rstrip('.')} [{n}]."
         if not prose and any(c.how == "unsourced" for c in verified.checks):
             prose = f"The sources never mention {' or '.join(f'“{w}”' for w in verified.absent)}."
         extra = evidence([q.text for q in checked if q.verified]) if evidence is not None else []

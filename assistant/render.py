@@ -121,7 +121,8 @@ def removed_notes(answer: Answer) -> list[str]:
         return []
     head = ("_None of the model's own wording held up against its sources, so the answer above is the sources' "
             "words. Set aside, and why:_" if answer.fell_back else "_Set aside from the model's draft, and why:_")
-    return ["", head, *[f"- ~~{c.claim}~~ — {c.reason}" for c in removed]]
+    restored = [f"- put back: {c.claim} — {c.reason}" for c in answer.checks if c.kept and c.how == "restored"]
+    return ["", head, *[f"- ~~{c.claim}~~ — {c.reason}" for c in removed], *restored]
 
 
 def _highlight(text: str, spans: list[tuple[int, int]]) -> str:

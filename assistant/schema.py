@@ -48,7 +48,8 @@ class ClaimCheck(BaseModel):
 
     claim: str
     kept: bool
-    how: str  # "verbatim", "attribution", "echo", "polarity", "direction", "premise", "model", "unchecked"
+    how: str  # "verbatim", "attribution", "echo", "polarity", "direction", "premise", "model", "unchecked",
+    # or "restored" (kept: the sources' own statement put back for a side of a comparison, assistant.coverage)
     reason: str = ""
 
 

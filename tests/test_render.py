@@ -57,3 +57,18 @@ def test_conversation_and_history_skip_unanswered_and_strip_links() -> None:
     assert conversation(history) == [("Which enzyme?", md)]
     turns = history_turns(history)
     assert len(turns) == 1 and turns[0].answer == "Anastrozole blocks aromatase [1], not [2][1]."
+
+
+def test_the_notes_under_an_answer_say_what_was_set_aside_and_what_was_put_back() -> None:
+    from assistant.render import removed_notes
+    from assistant.schema import ClaimCheck
+
+    answer = _answer().model_copy(update={"checks": [
+        ClaimCheck(claim="Anastrozole binds estrogen receptors", kept=False, how="attribution", reason="clomiphene's"),
+        ClaimCheck(claim="Clomiphene stimulates LH", kept=True, how="verbatim"),
+        ClaimCheck(claim="Anastrozole blocks estrogen production", kept=True, how="restored", reason="quote [1]"),
+    ]})
+    notes = removed_notes(answer)
+    assert "- ~~Anastrozole binds estrogen receptors~~ — clomiphene's" in notes
+    assert "- put back: Anastrozole blocks estrogen production — quote [1]" in notes
+    assert not any("Clomiphene stimulates LH" in n for n in notes)
