@@ -157,8 +157,13 @@ def unsourced_topics(question: str, known: Callable[[str], bool]) -> list[str]:
     """
     if not is_polar(question):
         return []
+    doc = parse(question)
+    if re.match(r"\s*(?:do|does|did)\b", question, re.I) and not any(t.pos_ == "VERB" for t in doc):
+        # "Does rFSH on its own push up testosterone ...?" parsed with no verb, "push" a noun: a parse that lost
+        # the verb a do-question must have says nothing reliable about which words are its nouns
+        return []
     out: dict[str, None] = {}  # in the question's order
-    for t in parse(question):
+    for t in doc:
         # any of its forms will do: the corpus says "men", the question "a man's estrogen"
         if t.pos_ == "NOUN" and t.text.isalpha() and not any(known(f) for f in noun_forms(t)) and _topical(t, known):
             out[t.text.lower()] = None  # as written: it is named in the note ("pregnancy", not its stem)

@@ -330,6 +330,8 @@ def test_the_nouns_the_note_names_are_topics_in_any_form_not_framing() -> None:
     assert unsourced_topics("Is there a drug that targets that specific problem?", known) == []  # points back
     assert unsourced_topics("Is letrozole mentioned anywhere in the material?", known) == []  # where, not what
     assert unsourced_topics("Does the article say letrozole is a drug?", known) == []  # who says, not what
+    # a do-question the parser read with no verb ("push" a noun): its nouns are not trusted
+    assert unsourced_topics("Does rFSH on its own push up testosterone inside the testes?", known) == []
     # the sources themselves are no topic; what is asked of them is
     assert unsourced_topics("Does the article recommend a specific dose of anastrozole?", known) == ["dose"]
     assert unsourced_topics("Does anastrozole improve semen quality?", known) == []  # an aspect of semen
