@@ -18,17 +18,24 @@ from assistant.chunking import Chunk, split_sentences
 Ranked = tuple[float, int | str, float | None]
 
 
+def _named(word: str) -> re.Pattern[str]:
+    """A word at a word's start, its plural's "s" dropped: "SERMs" in a question is "another SERM," in a
+    passage (the prefix match covers the plural itself)."""
+    stem = word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+    return re.compile(rf"\b{re.escape(stem)}", re.I)
+
+
 def names(chunk: Chunk, word: str) -> bool:
     """The passage is about ``word``: it names it in its first sentence (a list item's or table row's label
     included), not only in passing further on."""
     spans = split_sentences(chunk.text)
     head = chunk.text[: spans[0][1]] if spans else chunk.text
-    return re.search(rf"\b{re.escape(word)}", head, re.I) is not None
+    return _named(word).search(head) is not None
 
 
 def mentions(chunk: Chunk, word: str) -> bool:
     """The passage names ``word`` anywhere (``names``: in its first sentence)."""
-    return re.search(rf"\b{re.escape(word)}", chunk.text, re.I) is not None
+    return _named(word).search(chunk.text) is not None
 
 
 def entries_placed(ranked: list[Ranked], chunks: Sequence[Chunk], k: int, literature: bool) -> list[Ranked]:

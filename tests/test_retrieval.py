@@ -233,3 +233,21 @@ def test_each_named_thing_gets_a_passage_that_names_it(retriever) -> None:
     assert len(got) == retriever.settings.top_k
     assert any("Letrozole" in r.chunk.text for r in got), [r.chunk.text[:60] for r in got]
     assert any("belongs to a class of drugs known as aromatase inhibitors" in r.chunk.text for r in got)
+
+
+def test_a_name_asked_in_the_plural_finds_the_passages_naming_it_once() -> None:
+    from assistant.ranking import mentions, names
+
+    chunk = Chunk(id="c", source="a.md", text="Tamoxifen ∞ As another SERM, Tamoxifen acts similarly to Clomiphene.",
+                  start=0, end=60, section="s", kind="text")
+    assert names(chunk, "SERMs") and mentions(chunk, "SERMs") and names(chunk, "SERM")
+    assert not names(chunk, "ITTs") and names(chunk, "Tamoxifen")
+    assert not mentions(Chunk(id="d", source="a.md", text="It binds to receptors.", start=0, end=22, section="s",
+                              kind="text"), "SERMs")
+
+
+def test_a_plural_name_gets_a_passage_about_it(retriever) -> None:
+    question = "Are SERMs and aromatase inhibitors the same thing?"
+    att = retriever.attributor()
+    got = retriever.retrieve_covering(question, att.named_in(question), literature=False)
+    assert any("SERM" in r.chunk.text for r in got), [r.chunk.text[:60] for r in got]
