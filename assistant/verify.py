@@ -161,6 +161,7 @@ def verify(
     against = _contradicted(premise, passages, attributor, evidence, subject, stated) if premise else None
     changed = False
     asked = [word for _, word in attributor.named_in(question)] if attributor is not None else []
+    denied: tuple[str, ClaimCheck] | None = None  # a yes/no question's proposition the sources contradict
     for sentence in sentences(answer):
         ok = True
         parts = clauses(sentence)
@@ -176,6 +177,12 @@ def verify(
                     check = _each(claim, check, asked, passages, attributor, evidence, (question, resolved), stated)
             checks.append(check)
             ok = ok and check.kept
+            if check.how == "echo" and against is None and denied is None and attributor is not None:
+                # the model's yes or no in sentence form is the question's proposition: when the sources
+                # contradict it, the answer says so rather than leaving the reader with the quotes alone
+                asserted = _SAYS.sub("", CITE_MARK.sub("", claim)).strip(" .")
+                wrong = _contradicted(asserted, passages, attributor, evidence, previous, stated, asked)
+                denied = (asserted, wrong) if wrong is not None else None
         if not ok and len(parts) == 1 and checks[-1].how == "link":
             # the link is the model's, what comes before it may be the sources': "hMG contains both FSH and LH
             # activity, which is why it is used with hCG" keeps its first half if a source sentence holds it
@@ -202,6 +209,11 @@ def verify(
         if ok:
             kept.append(sentence)
     note = f"The sources do not support the question's premise that {premise}." if against is not None else ""
+    if denied is not None:
+        first = denied[0].split(" ", 1)[0]
+        said = denied[0] if first[1:] != first[1:].lower() or (attributor and attributor.is_term(first)) else \
+            denied[0][:1].lower() + denied[0][1:]
+        note = f"The sources do not support that {said}."
     if checks and not any(clauses(s) for s in kept):
         return Verified("", checks, topics, note)
     whole = len(kept) == len(sentences(answer)) and not changed
@@ -212,13 +224,22 @@ def verify(
 _CONTRADICTING = frozenset({"attribution", "direction", "likeness"})
 
 
-def _contradicted(premise: str, passages, attributor, evidence, subject, stated: Stated) -> ClaimCheck | None:
-    """The check that finds the question's premise contradicted by the sources, or None."""
+def _contradicted(premise: str, passages, attributor, evidence, subject, stated: Stated,
+                  asked: Sequence[str] = ()) -> ClaimCheck | None:
+    """The check that finds a proposition (the question's premise, or what a yes/no question asks) contradicted
+    by the sources, or None; a proposition about several things (``asked``: the question's names) for each."""
     for claim in clauses(premise) or [premise]:
         check = _check_claim(claim, claim, passages, attributor, evidence, subject, None, ("", ""), stated)
+        if check.kept and check.how != "verbatim":
+            check = _each(claim, check, asked, passages, attributor, evidence, ("", ""), stated)
         if not check.kept and check.how in _CONTRADICTING:
             return check
     return None
+
+
+#: "The article says (that) ...": who says it, not what is said
+_SAYS = re.compile(r"^\s*(?:the\s+)?(?:article|sources?|text|passages?|authors?|material)\s+(?:says?|states?|"
+                   r"mentions?|claims?|suggests?|shows?)\s+(?:that\s+)?", re.I)
 
 
 def _each(claim: str, check: ClaimCheck, asked, passages, attributor, evidence, question, stated) -> ClaimCheck:

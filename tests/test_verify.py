@@ -455,3 +455,26 @@ def test_a_term_a_table_cell_names_takes_part_in_its_clause(retriever) -> None:
     assert not verify("Leydig cells produce testosterone", passages, att, None, question=question).removed
     assert verify("Sertoli cells are responsible for the production of testosterone", passages, att, None,
                   question=question).removed
+
+
+@pytest.mark.parametrize(
+    ("question", "draft", "note"),
+    [
+        ("Does LH work directly on the Sertoli cells?", "Yes, LH works directly on the Sertoli cells.",
+         "The sources do not support that LH works directly on the Sertoli cells."),
+        ("Does the article say Tamoxifen is an aromatase inhibitor?",
+         "Yes, the article says that Tamoxifen is an aromatase inhibitor.",
+         "The sources do not support that Tamoxifen is an aromatase inhibitor."),
+        # what both drugs are said to do, the sources say of one (the proposition taken apart, for each)
+        ("Do anastrozole and clomiphene both block the aromatase enzyme?",
+         "Yes, anastrozole and clomiphene both block the aromatase enzyme.",
+         "The sources do not support that Anastrozole and clomiphene both block the aromatase enzyme."),
+        ("Does hCG stimulate the Leydig cells?", "Yes, hCG stimulates the Leydig cells.", ""),
+    ],
+)
+def test_a_yes_no_answer_restating_a_proposition_the_sources_contradict_says_so(retriever, question: str,
+                                                                                draft: str, note: str) -> None:
+    att = retriever.attributor()
+    got = verify(draft, _passages(retriever, question), att, att.first_named(question), question=question)
+    assert any(c.how == "echo" for c in got.removed), got.checks  # the restatement itself never stands
+    assert got.note == note
