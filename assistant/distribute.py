@@ -34,7 +34,7 @@ _MODAL = {"can", "may", "might", "will", "would", "should", "could", "must", "di
 _AUX = {"are": "is", "have": "has", "were": "was", "do": "does"}
 
 
-def _third_person(predicate: str) -> str:
+def third_person(predicate: str) -> str:
     """The predicate's verb agreeing with one subject ("lower" -> "lowers", "are" -> "is"), so that the parser
     reads the part as the sentence it is. Adverbs before the verb ("directly act") are passed over."""
     words = predicate.split(" ")
@@ -81,7 +81,7 @@ def distribute(claim: str, asked: Sequence[str], named: Callable[[str], bool]) -
     if len(names) < 2 or not rest.strip():
         return []
     # "both" after the verb too: "A and B are both SERMs" -> "A is SERMs"
-    predicate = _third_person(_AFTER_VERB.sub(r"\1 ", _FLOATING.sub("", rest).strip()))
+    predicate = third_person(_AFTER_VERB.sub(r"\1 ", _FLOATING.sub("", rest).strip()))
     if not predicate:
         return []
     # a sentence's first word capitalised ("anastrozole works ..." is no sentence to the parser), "hCG" kept

@@ -40,8 +40,16 @@ from dataclasses import dataclass, field
 from assistant.distribute import distribute
 from assistant.lexicon import tokenize
 from assistant.likeness import Likeness, likenesses, misliken
-from assistant.polar import ECHO_REASON, MIN_CLAIM_WORDS, POLARITY_REASON, echoes, strip_polarity, unsourced_topics
-from assistant.premise import premise_of, restates
+from assistant.polar import (
+    ECHO_REASON,
+    MIN_CLAIM_WORDS,
+    POLARITY_REASON,
+    echoes,
+    is_polar,
+    strip_polarity,
+    unsourced_topics,
+)
+from assistant.premise import premise_of, proposition_of, restates
 from assistant.quotes import normalise
 from assistant.relations import (
     CITE_MARK,
@@ -209,6 +217,12 @@ def verify(
         if ok:
             kept.append(sentence)
     note = f"The sources do not support the question's premise that {premise}." if against is not None else ""
+    if denied is None and against is None and attributor is not None and question and is_polar(question):
+        # no restatement to read the proposition from: the question's own, put as a statement
+        asked_for = _SAYS.sub("", proposition_of(question))
+        wrong = _contradicted(asked_for, passages, attributor, evidence, subject, stated, asked) if asked_for \
+            else None
+        denied = (asked_for, wrong) if wrong is not None else None
     if denied is not None:
         first = denied[0].split(" ", 1)[0]
         said = denied[0] if first[1:] != first[1:].lower() or (attributor and attributor.is_term(first)) else \
@@ -238,8 +252,8 @@ def _contradicted(premise: str, passages, attributor, evidence, subject, stated:
 
 
 #: "The article says (that) ...": who says it, not what is said
-_SAYS = re.compile(r"^\s*(?:the\s+)?(?:article|sources?|text|passages?|authors?|material)\s+(?:says?|states?|"
-                   r"mentions?|claims?|suggests?|shows?)\s+(?:that\s+)?", re.I)
+_SAYS = re.compile(r"^\s*(?:the\s+)?(?:article|sources?|text|passages?|authors?|material)\s+(?:(?:does|do)\s+)?"
+                   r"(?:says?|states?|mentions?|claims?|suggests?|shows?)\s+(?:that\s+)?", re.I)
 
 
 def _each(claim: str, check: ClaimCheck, asked, passages, attributor, evidence, question, stated) -> ClaimCheck:

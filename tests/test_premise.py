@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.premise import premise_of, restates
+from assistant.premise import premise_of, proposition_of, restates
 from assistant.verify import verify
 
 
@@ -63,3 +63,33 @@ def test_a_premise_the_sources_state_changes_nothing(retriever, question: str, a
     att = retriever.attributor()
     got = verify(answer, _passages(retriever, question), att, att.first_named(question), question=question)
     assert got.note == "" and got.prose == answer and not got.removed, got.checks
+
+
+@pytest.mark.parametrize(
+    ("question", "proposition"),
+    [
+        ("Does LH work directly on the Sertoli cells?", "LH works directly on the Sertoli cells"),
+        ("Do anastrozole and clomiphene both block the aromatase enzyme?",
+         "Anastrozole and clomiphene both block the aromatase enzyme"),
+        ("Is hCG given as an injection?", "hCG is given as an injection"),
+        ("Does the use of anastrozole in men count as off-label?",
+         "The use of anastrozole in men counts as off-label"),
+        ("Can estrogen be good for sperm at all?", "Estrogen can be good for sperm at all"),
+        ("Isn't anastrozole a SERM?", ""),  # negative: not judged
+        ("What is hCG?", ""),
+    ],
+)
+def test_a_yes_no_question_is_read_as_the_statement_it_asks_about(question: str, proposition: str) -> None:
+    assert proposition_of(question) == proposition
+
+
+def test_a_yes_no_question_the_sources_contradict_gets_a_note_whatever_the_draft_says(retriever) -> None:
+    att = retriever.attributor()
+    question = "Do SERMs block the aromatase enzyme?"
+    passages = [r.chunk.prompt_text() for r in retriever.retrieve_covering(question, att.named_in(question))]
+    # a draft that restates nothing: the question's own proposition is checked
+    got = verify("SERMs act on estrogen receptors.", passages, att, att.first_named(question), question=question)
+    assert got.note == "The sources do not support that SERMs block the aromatase enzyme.", got.checks
+    question = "Does hCG stimulate the Leydig cells?"
+    passages = [r.chunk.prompt_text() for r in retriever.retrieve_covering(question, att.named_in(question))]
+    assert verify("It acts like LH.", passages, att, att.first_named(question), question=question).note == ""
