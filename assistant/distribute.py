@@ -86,3 +86,40 @@ def distribute(claim: str, asked: Sequence[str], named: Callable[[str], bool]) -
         return []
     # a sentence's first word capitalised ("anastrozole works ..." is no sentence to the parser), "hCG" kept
     return [(n, f"{n.capitalize() if n.islower() else n} {predicate}") for n in names]
+
+
+def each_object(claim: str, named: Callable[[str], bool]) -> list[str]:
+    """The claim once for each item of a list it says one thing of ("rFSH directly stimulates Sertoli cells,
+    Leydig cells, and testicular testosterone" -> "... stimulates Sertoli cells", "... stimulates Leydig
+    cells", ...), when an item names a checked thing; [] when it lists none.
+
+    Why: the attribution check weighs a claim's words together, so one wrong item among right ones passed
+    (rFSH stimulates Sertoli cells; the sources never name Leydig cells with it). Items are the object (or a
+    preposition's object) and the nouns coordinated with it, each with the words before it in its phrase.
+    """
+    from assistant.syntax import parse
+
+    doc = parse(claim)
+    for t in doc:
+        if t.dep_ not in ("dobj", "pobj", "attr"):
+            continue
+        chain, frontier = [t], [t]
+        while frontier:
+            nxt = [c for x in frontier for c in x.children if c.dep_ == "conj"]
+            chain += nxt
+            frontier = nxt
+        if len(chain) < 2:
+            continue
+        items = [doc[x.left_edge.i : x.i + 1].text for x in chain]
+        items = [re.sub(r"^(?:and|or|both|either)\s+", "", i, flags=re.I) for i in items]
+        if not any(named(w) for i in items for w in re.findall(_WORD, i)):
+            continue
+        start = doc[t.left_edge.i].idx
+        last = max(chain, key=lambda x: x.right_edge.i).right_edge
+        if any(x.pos_ in ("VERB", "AUX") for x in doc[last.i + 1 :]):
+            continue  # "... Leydig cells to produce testosterone and FSH to stimulate Sertoli cells": a verb
+            # after the list may be an item's own ("FSH [is there] to stimulate"), a gap the parse does not see
+        end = last.idx + len(last.text)
+        lead = re.sub(r"\b(?:both|either)\s+$", "", claim[:start], flags=re.I)
+        return [f"{lead}{item}{claim[end:]}" for item in items]
+    return []

@@ -37,7 +37,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from assistant.distribute import distribute
+from assistant.distribute import distribute, each_object
 from assistant.lexicon import tokenize
 from assistant.likeness import Likeness, likenesses, misliken
 from assistant.polar import (
@@ -182,7 +182,8 @@ def verify(
                 check = _check_claim(claim, sentence, passages, attributor, evidence, previous, model_check,
                                      (question, resolved), stated, topics)
                 if check.kept and check.how != "verbatim" and attributor is not None:
-                    check = _each(claim, check, asked, passages, attributor, evidence, (question, resolved), stated)
+                    check = _each(claim, check, asked, passages, attributor, evidence, (question, resolved), stated,
+                                  previous)
             checks.append(check)
             ok = ok and check.kept
             if check.how == "echo" and against is None and denied is None and attributor is not None:
@@ -245,7 +246,7 @@ def _contradicted(premise: str, passages, attributor, evidence, subject, stated:
     for claim in clauses(premise) or [premise]:
         check = _check_claim(claim, claim, passages, attributor, evidence, subject, None, ("", ""), stated)
         if check.kept and check.how != "verbatim":
-            check = _each(claim, check, asked, passages, attributor, evidence, ("", ""), stated)
+            check = _each(claim, check, asked, passages, attributor, evidence, ("", ""), stated, subject)
         if not check.kept and check.how in _CONTRADICTING:
             return check
     return None
@@ -256,17 +257,21 @@ _SAYS = re.compile(r"^\s*(?:the\s+)?(?:article|sources?|text|passages?|authors?|
                    r"(?:says?|states?|mentions?|claims?|suggests?|shows?)\s+(?:that\s+)?", re.I)
 
 
-def _each(claim: str, check: ClaimCheck, asked, passages, attributor, evidence, question, stated) -> ClaimCheck:
-    """A claim about several things at once (:func:`assistant.distribute.distribute`) stands only if the
-    sources contradict it for none of them: "Both drugs work by binding to estrogen receptors" is wrong if
-    they say so of only one."""
+def _each(claim: str, check: ClaimCheck, asked, passages, attributor, evidence, question, stated,
+          previous: str | None = None) -> ClaimCheck:
+    """A claim about several things at once (:func:`assistant.distribute.distribute`), or saying one thing of
+    a list (:func:`assistant.distribute.each_object`), stands only if the sources contradict it for none of
+    them: "Both drugs work by binding to estrogen receptors" is wrong if they say so of only one."""
     named = lambda w: attributor.is_term(w) and attributor.is_named(attributor.canonical(w))  # noqa: E731
-    for name, part in distribute(CITE_MARK.sub("", claim), asked, named):
-        against = _check_claim(part, part, passages, attributor, evidence, attributor.canonical(name), None,
-                               question, stated)
+    text = CITE_MARK.sub("", claim)
+    parts = [(name, attributor.canonical(name), part) for name, part in distribute(text, asked, named)]
+    parts += [("", previous, part) for part in each_object(text, named)]
+    for name, agent, part in parts:
+        against = _check_claim(part, part, passages, attributor, evidence, agent, None, question, stated)
         if not against.kept and against.how in _CONTRADICTING:
+            said = f"said of {name} too" if name else "said of each item of its list"
             return ClaimCheck(claim=claim, kept=False, how=against.how,
-                              reason=f"said of {name} too (“{part}”): {against.reason}")
+                              reason=f"{said} (“{part}”): {against.reason}")
     return check
 
 

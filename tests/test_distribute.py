@@ -51,3 +51,19 @@ def test_a_claim_about_several_names_becomes_one_claim_about_each(claim: str, as
 )
 def test_a_claim_about_one_thing_or_an_unclear_plural_is_left_whole(claim: str, asked: list[str]) -> None:
     assert distribute(claim, asked, named) == []
+
+
+def test_a_list_of_named_objects_becomes_one_claim_per_item() -> None:
+    from assistant.distribute import each_object
+
+    named_cells = lambda w: w.lower() in NAMES | {"leydig", "sertoli", "hmg"}  # noqa: E731
+    got = each_object("rFSH directly stimulates Sertoli cells, Leydig cells, and testicular testosterone", named_cells)
+    assert got == ["rFSH directly stimulates Sertoli cells", "rFSH directly stimulates Leydig cells",
+                   "rFSH directly stimulates testicular testosterone"]
+    assert each_object("hMG contains both FSH and LH activity", named_cells) == ["hMG contains FSH",
+                                                                                 "hMG contains LH activity"]
+    # a list naming nothing checked, or one a later verb may continue (an item's own clause), is left whole
+    assert each_object("Side effects include changes in lipid profiles, bone mineral density, and mood",
+                       named_cells) == []
+    assert each_object("hCG stimulates Leydig cells to produce testosterone and FSH to stimulate Sertoli cells",
+                       named_cells) == []

@@ -478,3 +478,14 @@ def test_a_yes_no_answer_restating_a_proposition_the_sources_contradict_says_so(
     got = verify(draft, _passages(retriever, question), att, att.first_named(question), question=question)
     assert any(c.how == "echo" for c in got.removed), got.checks  # the restatement itself never stands
     assert got.note == note
+
+
+def test_one_wrong_item_of_a_list_takes_the_claim_with_it(retriever) -> None:
+    att = retriever.attributor()
+    question = "Which cells does rFSH act on?"
+    passages = _passages(retriever, question)
+    listed = verify("rFSH directly stimulates Sertoli cells, Leydig cells, and testicular testosterone.", passages,
+                    att, att.first_named(question), question=question)
+    assert listed.removed and "each item of its list" in listed.removed[0].reason, listed.checks
+    assert not verify("rFSH directly stimulates Sertoli cells.", passages, att, att.first_named(question),
+                      question=question).removed
