@@ -179,13 +179,14 @@ class HybridRetriever:
         if not terms or k < 2:
             return ranked[:k]
         chosen: list[Retrieved] = ranked[:1] if len(terms) > 1 else ranked[:k]
-        for _, word in terms:
-            if len(terms) == 1 and any(names(r.chunk, word) for r in chosen):
+        for key, word in terms:
+            if len(terms) == 1 and any(self._about(r.chunk, key, word) for r in chosen):
                 break
             others = [w for _, w in terms if w != word]
             sub = re.sub("|".join(re.escape(w) for w in others), " ", query, flags=re.I) if others else query
             if len(terms) == 1:
-                pool = [r for r in self.retrieve(sub, self.settings.candidate_k, literature) if names(r.chunk, word)]
+                pool = [r for r in self.retrieve(sub, self.settings.candidate_k, literature)
+                        if self._about(r.chunk, key, word)]
             else:
                 pool = self.retrieve(sub, self.settings.candidate_k, literature)
             fresh = [r for r in pool if all(r.chunk.id != c.chunk.id for c in chosen)]
@@ -204,6 +205,14 @@ class HybridRetriever:
             if all(r.chunk.id != c.chunk.id for c in chosen):
                 chosen.append(r)
         return chosen[:k]
+
+    def _about(self, chunk, key: str, word: str) -> bool:
+        """The passage is about the named thing: it names it in its first sentence (:func:`names`) and says
+        something of it there or anywhere (the thing is an agent of one of its clauses, as the attribution
+        check reads them). Why both: "Anastrozole (Optional) ∞ Anastrozole may be included ..., stimulated
+        by Gonadorelin or Clomid" names gonadorelin in its first sentence and is about anastrozole; the list
+        item "- Gonadorelin ∞ This is a synthetic form of GnRH ..." further down is the one about it."""
+        return names(chunk, word) and key in self.attributor().read(chunk.prompt_text()).facts
 
     def _dense(self, vector: list[float], k: int) -> list[tuple[str, float]]:
         """Ids and cosine similarities of the ``k`` nearest chunks.
