@@ -33,6 +33,9 @@ MARGIN = 0.3  # ... and clearly more than the claim's own agent does
 #: against the whole corpus, the other agent must carry every one of the claim's words: the article says a great
 #: deal of its main subjects, so half of a claim's words ("pituitary gland") are said of anastrozole somewhere
 CORPUS_ALT_MIN = 1.0
+#: a claim whose words (at least this many) a sentence holds at least this share of came from that sentence
+FOREIGN_MIN_WORDS = 4
+FOREIGN_SHARE = 0.7
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,44 @@ class Attributor(Reader):
             if wrong is not None:
                 wrong = replace(wrong, where="read in the whole corpus, not only the passages shown")
         return wrong
+
+    def foreign(self, claim: str, passages: Sequence[str], previous: str | None = None) -> str:
+        """Why the claim says of a named thing what the passages say only where that thing is never named
+        ("" if it does not).
+
+        Why: asked for clomiphene's side effects, the model wrote "Clomiphene can cause changes in lipid
+        profiles, bone mineral density, and mood alterations" from a passage on anastrozole's off-label use
+        whose sentence has "potential side effects" for subject: no agent of the sources carries those words,
+        so :meth:`check` has no other agent to prefer. The passage the words come from (one sentence holding
+        ``FOREIGN_SHARE`` of the claim's words) names other things and never the claim's agent, its kin or
+        aliases; and the whole corpus says no more than half of those words of the agent anywhere.
+        """
+        from assistant.lexicon import tokenize
+        from assistant.relations import sentences
+
+        for agent, words in self.read_claim(claim, previous).facts.items():
+            if len(words) < FOREIGN_MIN_WORDS or not self.is_named(agent):
+                continue
+            names = {agent} | {k for pair in self.kin if agent in pair for k in pair}
+            wanted = set(tokenize(claim)) - set(tokenize(" ".join(names)))
+            if len(wanted) < FOREIGN_MIN_WORDS:
+                continue
+            best = max(((len(wanted & set(tokenize(t))) / len(wanted), p) for p in passages for t in sentences(p)),
+                       default=(0.0, ""), key=lambda x: x[0])
+            if best[0] < FOREIGN_SHARE:
+                continue
+            named = {k for k, _ in self.named_in(best[1])}
+            if named & names or not named:
+                continue
+            if self.corpus is not None:
+                said = set(self.corpus.mentions.get(agent, set()))
+                for k in names:
+                    said |= self.corpus.mentions.get(k, set())
+                if self._share(words, said)[0] >= 0.5:
+                    continue
+            return (f"the sources say this in a passage about {', '.join(sorted(named))}, which never names "
+                    f"{agent}")
+        return ""
 
     def _share(self, words: Iterable[str], have: set[str]) -> tuple[float, tuple[str, ...]]:
         """The idf-weighted share of ``words`` that ``have`` holds: a name as written, another word in any

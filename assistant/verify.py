@@ -309,6 +309,9 @@ def _check_claim(claim, sentence, passages, attributor, evidence, previous, mode
         wrong = attributor.against_sources(claim, evidence, previous)
         if wrong is not None:
             return ClaimCheck(claim=claim, kept=False, how="attribution", reason=wrong.reason())
+        elsewhere = attributor.foreign(claim, passages, previous)
+        if elsewhere:
+            return ClaimCheck(claim=claim, kept=False, how="attribution", reason=elsewhere)
     turned = reversed_conversion(claim, stated.conversions) or reversed_change(claim, stated.changes)
     if turned:
         return ClaimCheck(claim=claim, kept=False, how="direction", reason=turned)

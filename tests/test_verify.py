@@ -489,3 +489,14 @@ def test_one_wrong_item_of_a_list_takes_the_claim_with_it(retriever) -> None:
     assert listed.removed and "each item of its list" in listed.removed[0].reason, listed.checks
     assert not verify("rFSH directly stimulates Sertoli cells.", passages, att, att.first_named(question),
                       question=question).removed
+
+
+def test_a_claim_taken_from_a_passage_that_never_names_its_subject_is_removed(retriever) -> None:
+    # the side effects the article gives for anastrozole's off-label use, given to clomiphene
+    att = retriever.attributor()
+    question = "What are the side effects of clomiphene?"
+    passages = _passages(retriever, question)
+    side = "can cause changes in lipid profiles, bone mineral density, and mood alterations"
+    wrong = verify(f"Clomiphene {side}.", passages, att, att.first_named(question), question=question)
+    assert wrong.removed and "never names clomiphene" in wrong.removed[0].reason, wrong.checks
+    assert not verify(f"Anastrozole {side}.", passages, att, "anastrozole", question=question).removed
