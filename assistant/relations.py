@@ -9,7 +9,7 @@ leads to"). :mod:`assistant.verify` runs them on every clause.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from assistant.chunking import split_sentences
 from assistant.lexicon import tokenize
@@ -233,3 +233,26 @@ def _same_thing(a: frozenset[str], b: frozenset[str]) -> bool:
     and "cells" does not say which cells."""
     return bool(a) and bool(b) and (a <= b or b <= a) and (len(a) > 1) == (len(b) > 1) if a != b else bool(a)
 
+
+
+#: words that relate the thing before them to another: a combination, a comparison, a substitution
+_RELATING = re.compile(r"\b(?:alongside|together with|combined with|in combination with|along with|than|versus|vs\.?|"
+                       r"instead of|rather than|compared (?:with|to)|unlike|like)\s+(?:the\s+|a\s+|an\s+)?"
+                       r"([A-Za-z][\w-]*)", re.I)
+
+
+def self_related(claim: str, key: Callable[[str], str | None]) -> str:
+    """Why the claim combines or compares a named thing with itself ("" if it does not).
+
+    Why: asked "what do they give alongside hcg to get full sperm production going", the model wrote "hCG is
+    given alongside hCG to get full sperm production going": every word is the question's or the sources',
+    and no check of who does what objects to a drug given with itself. ``key(word)`` is the word's named
+    thing (its canonical name) or None.
+    """
+    text = CITE_MARK.sub("", claim)
+    for m in _RELATING.finditer(text):
+        other = key(m.group(1))
+        before = [k for k in (key(w) for w in re.findall(r"[A-Za-z][\w-]*", text[: m.start()])) if k]
+        if other and before and before[0] == other:
+            return f"relates {m.group(1)} to itself (“{m.group(0).strip()}” after {before[0]})"
+    return ""

@@ -60,6 +60,7 @@ from assistant.relations import (
     link_head,
     reversed_change,
     reversed_conversion,
+    self_related,
     sentences,
 )
 from assistant.schema import ClaimCheck
@@ -318,6 +319,11 @@ def _check_claim(claim, sentence, passages, attributor, evidence, previous, mode
     likened = misliken(claim, stated.likenesses, stated.named)
     if likened:
         return ClaimCheck(claim=claim, kept=False, how="likeness", reason=likened)
+    if attributor is not None:
+        itself = self_related(claim, lambda w: attributor.canonical(w) if attributor.is_term(w) and
+                              attributor.is_named(attributor.canonical(w)) else None)
+        if itself:
+            return ClaimCheck(claim=claim, kept=False, how="link", reason=itself)
     unlinked = invented_link(claim, passages)
     if unlinked:
         return ClaimCheck(claim=claim, kept=False, how="link", reason=unlinked)

@@ -500,3 +500,17 @@ def test_a_claim_taken_from_a_passage_that_never_names_its_subject_is_removed(re
     wrong = verify(f"Clomiphene {side}.", passages, att, att.first_named(question), question=question)
     assert wrong.removed and "never names clomiphene" in wrong.removed[0].reason, wrong.checks
     assert not verify(f"Anastrozole {side}.", passages, att, "anastrozole", question=question).removed
+
+
+def test_a_drug_combined_or_compared_with_itself_is_removed() -> None:
+    from assistant.relations import self_related
+
+    names = {"hcg": "hcg", "rfsh": "rfsh", "clomid": "clomiphene", "clomiphene": "clomiphene"}
+
+    def key(word: str) -> str | None:
+        return names.get(word.lower())
+
+    assert self_related("hCG is given alongside hCG to get full sperm production going", key)
+    assert self_related("Clomid works like clomiphene [2]", key)  # one drug under two names
+    assert not self_related("hCG is given alongside rFSH to get full sperm production going", key)
+    assert not self_related("hCG raises testosterone, with hCG doses varying", key)  # "with" is no relation here
