@@ -170,8 +170,8 @@ class HybridRetriever:
         With several terms, each gets the best passage of the question asked
         about it alone (the others left out) that names it, or that question's
         best passage if none of its candidates does, after the overall best passage;
-        a single term that no chosen passage is about (names in its first
-        sentence) gets the best passage that is. The remaining slots keep the overall order.
+        a single term that no chosen passage is about (:meth:`_about`; when no candidate is, naming it in
+        the first sentence will do) gets the best passage that is. The remaining slots keep the overall order.
         ``literature`` as in :meth:`retrieve`, for every search made here.
         """
         k = k or self.settings.top_k
@@ -180,13 +180,16 @@ class HybridRetriever:
             return ranked[:k]
         chosen: list[Retrieved] = ranked[:1] if len(terms) > 1 else ranked[:k]
         for key, word in terms:
-            if len(terms) == 1 and any(self._about(r.chunk, key, word) for r in chosen):
-                break
             others = [w for _, w in terms if w != word]
             sub = re.sub("|".join(re.escape(w) for w in others), " ", query, flags=re.I) if others else query
             if len(terms) == 1:
-                pool = [r for r in self.retrieve(sub, self.settings.candidate_k, literature)
-                        if self._about(r.chunk, key, word)]
+                candidates = self.retrieve(sub, self.settings.candidate_k, literature)
+                pool = [r for r in candidates if self._about(r.chunk, key, word)]
+                # no passage says anything of it ("SERMs": only ever a class named in passing): one naming it
+                strict = bool(pool)
+                pool = pool or [r for r in candidates if names(r.chunk, word)]
+                if any(self._about(r.chunk, key, word) if strict else names(r.chunk, word) for r in chosen):
+                    break
             else:
                 pool = self.retrieve(sub, self.settings.candidate_k, literature)
             fresh = [r for r in pool if all(r.chunk.id != c.chunk.id for c in chosen)]
