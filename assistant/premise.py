@@ -36,7 +36,7 @@ def premise_of(question: str) -> str:
     reads. A negative premise ("Why isn't it ...?") is left alone: the checks judge what a text asserts."""
     q = last_sentence(question.strip())
     if m := _WHY_AUX.match(q):
-        premise = _subject_first(m.group(1), m.group(2))
+        premise = _declarative(m.group(1).lower(), m.group(2)) or _subject_first(m.group(1), m.group(2))
     elif m := _GIVEN.match(q) or _WHY_DO.match(q) or _HOW_COME.match(q):
         premise = m.group(1)
     else:
@@ -52,8 +52,8 @@ _ASKS = re.compile(r"^\s*(is|are|was|were|do|does|did|can|could|will|would|shoul
 
 def proposition_of(question: str) -> str:
     """What a yes/no question (its last sentence, opening with an auxiliary) asks to be affirmed or denied, as
-    a statement ("LH does act on Sertoli cells"), or "". A negative one ("Isn't it ...?") is left alone, as
-    in :func:`premise_of`."""
+    a statement ("Does LH act on Sertoli cells?" -> "LH acts on Sertoli cells"), or "". A negative one
+    ("Isn't it ...?") is left alone, as in :func:`premise_of`."""
     m = _ASKS.match(last_sentence(question.strip()))
     if not m:
         return ""
@@ -103,8 +103,7 @@ def _subject_first(aux: str, rest: str) -> str:
     subjects = [t for t in doc if t.dep_ in SUBJECT]
     if subjects:
         subject = subjects[0]  # its words up to itself: a modifier after it may be the predicate misparsed
-        last = max([subject, *(c for c in subject.children if c.dep_ == "conj")], key=lambda t: t.i)  # "A and B"
-        span = subject.left_edge.idx, last.idx + len(last.text)
+        span = subject.left_edge.idx, subject.idx + len(subject.text)
         text = doc.text
         return f"{text[span[0]:span[1]]} {aux} {text[span[1]:].strip()}".strip()
     first, _, after = rest.partition(" ")

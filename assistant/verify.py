@@ -263,7 +263,9 @@ def _each(claim: str, check: ClaimCheck, asked, passages, attributor, evidence, 
     """A claim about several things at once (:func:`assistant.distribute.distribute`), or saying one thing of
     a list (:func:`assistant.distribute.each_object`), stands only if the sources contradict it for none of
     them: "Both drugs work by binding to estrogen receptors" is wrong if they say so of only one."""
-    named = lambda w: attributor.is_term(w) and attributor.is_named(attributor.canonical(w))  # noqa: E731
+    def named(word: str) -> bool:
+        return _name_of(attributor, word) is not None
+
     text = CITE_MARK.sub("", claim)
     parts = [(name, attributor.canonical(name), part) for name, part in distribute(text, asked, named)]
     parts += [("", previous, part) for part in each_object(text, named)]
@@ -274,6 +276,13 @@ def _each(claim: str, check: ClaimCheck, asked, passages, attributor, evidence, 
             return ClaimCheck(claim=claim, kept=False, how=against.how,
                               reason=f"{said} (“{part}”): {against.reason}")
     return check
+
+
+def _name_of(attributor, word: str) -> str | None:
+    """The named thing (canonical name) a word of a claim is, or None: what the taking-apart and the
+    self-relation checks treat as a thing."""
+    key = attributor.canonical(word)
+    return key if attributor.is_term(word) and attributor.is_named(key) else None
 
 
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?![\w.]*\d)")
@@ -320,8 +329,7 @@ def _check_claim(claim, sentence, passages, attributor, evidence, previous, mode
     if likened:
         return ClaimCheck(claim=claim, kept=False, how="likeness", reason=likened)
     if attributor is not None:
-        itself = self_related(claim, lambda w: attributor.canonical(w) if attributor.is_term(w) and
-                              attributor.is_named(attributor.canonical(w)) else None)
+        itself = self_related(claim, lambda w: _name_of(attributor, w))
         if itself:
             return ClaimCheck(claim=claim, kept=False, how="link", reason=itself)
     unlinked = invented_link(claim, passages)

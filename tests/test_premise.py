@@ -93,3 +93,7 @@ def test_a_yes_no_question_the_sources_contradict_gets_a_note_whatever_the_draft
     question = "Does hCG stimulate the Leydig cells?"
     passages = [r.chunk.prompt_text() for r in retriever.retrieve_covering(question, att.named_in(question))]
     assert verify("It acts like LH.", passages, att, att.first_named(question), question=question).note == ""
+
+
+def test_a_why_question_about_two_things_keeps_both_in_its_premise() -> None:
+    assert premise_of("Why are clomiphene and tamoxifen both SERMs?") == "clomiphene and tamoxifen are both SERMs"
