@@ -24,8 +24,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from assistant.lexicon import family
+from assistant.lexicon import family, tokenize
 from assistant.reading import Reader, Reading
+from assistant.relations import best_sentence, sentences
 
 MIN_WORDS = 2  # a claim fact needs at least this many content words to be judged
 ALT_MIN = 0.5  # the other agent must carry at least half of the claim's words (idf-weighted) ...
@@ -104,9 +105,7 @@ class Attributor(Reader):
         ``FOREIGN_SHARE`` of the claim's words) names other things and never the claim's agent, its kin or
         aliases; and the whole corpus says no more than half of those words of the agent anywhere.
         """
-        from assistant.lexicon import tokenize
-        from assistant.relations import sentences
-
+        sents: list[tuple[int, int, set[str]]] | None = None  # the passages' sentences, read once if needed
         for agent, words in self.read_claim(claim, previous).facts.items():
             if len(words) < FOREIGN_MIN_WORDS or not self.is_named(agent):
                 continue
@@ -114,19 +113,17 @@ class Attributor(Reader):
             wanted = set(tokenize(claim)) - set(tokenize(" ".join(names)))
             if len(wanted) < FOREIGN_MIN_WORDS:
                 continue
-            best = max(((len(wanted & set(tokenize(t))) / len(wanted), p) for p in passages for t in sentences(p)),
-                       default=(0.0, ""), key=lambda x: x[0])
-            if best[0] < FOREIGN_SHARE:
+            if sents is None:
+                sents = [(n, k, set(tokenize(t))) for n, p in enumerate(passages) for k, t in enumerate(sentences(p))]
+            share, n, _ = best_sentence(wanted, sents)
+            if share < FOREIGN_SHARE:
                 continue
-            named = {k for k, _ in self.named_in(best[1])}
+            named = {k for k, _ in self.named_in(passages[n])}
             if named & names or not named:
                 continue
-            if self.corpus is not None:
-                said = set(self.corpus.mentions.get(agent, set()))
-                for k in names:
-                    said |= self.corpus.mentions.get(k, set())
-                if self._share(words, said)[0] >= 0.5:
-                    continue
+            corpus = self.corpus
+            if corpus is not None and self._share(words, _said_of(agent, corpus.mentions, self.kin))[0] >= 0.5:
+                continue
             return (f"the sources say this in a passage about {', '.join(sorted(named))}, which never names "
                     f"{agent}")
         return ""
@@ -177,12 +174,7 @@ class Attributor(Reader):
                 continue
             # what the evidence says of the agent, or of its class or members ("SERMs ... block estrogen
             # feedback" is what a table row says of clomiphene, a SERM)
-            own_words = set(mentions.get(agent, set()))
-            for pair in kin:
-                if agent in pair:
-                    for k in pair - {agent}:
-                        own_words |= mentions.get(k, set())
-            own, _ = self._share(words, own_words)
+            own, _ = self._share(words, _said_of(agent, mentions, kin))
             best: tuple[float, str, tuple[str, ...]] | None = None
             for other, have in facts.items():
                 if other in named or not self.is_named(other) or frozenset((agent, other)) in kin:
@@ -234,6 +226,16 @@ class Attributor(Reader):
                 if alt >= ALT_MIN and alt > own:
                     return Misattribution(agent, agent, round(own, 3), round(alt, 3), hit, term, other)
         return None
+
+
+def _said_of(agent: str, mentions: Mapping[str, set[str]], kin: Iterable[frozenset[str]]) -> set[str]:
+    """What a reading says of an agent or of its class or members (``kin`` pairs)."""
+    said = set(mentions.get(agent, set()))
+    for pair in kin:
+        if agent in pair:
+            for k in pair - {agent}:
+                said |= mentions.get(k, set())
+    return said
 
 
 #: verbs and nouns of change: what a "does / does not" contradiction is about

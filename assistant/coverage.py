@@ -61,12 +61,12 @@ def restore(
     def about(claim: str) -> set[str]:
         return {k for k in reader.read_claim(CITE_MARK.sub("", claim)).facts if reader.is_named(k)}
 
-    removed = set().union(*(about(c.claim) for c in checks if not c.kept)) if checks else set()
-    kept = set().union(*(about(c.claim) for c in checks if c.kept)) if checks else set()
     out: list[tuple[ClaimCheck, int]] = []
     asked = reader.named_in(question)
     if len(asked) < 2:
         return out  # no comparison: the quotes under the answer say what the sources say of its one subject
+    removed = set().union(*(about(c.claim) for c in checks if not c.kept)) if checks else set()
+    kept = set().union(*(about(c.claim) for c in checks if c.kept)) if checks else set()
     for key, word in asked:
         if key not in removed or key in kept:
             continue

@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+from assistant.syntax import parse
+
 _WORD = r"[A-Za-z][\w-]*"
 #: a plural reference at the start of a clause: "both", "they both", "both drugs", "the two agents", "each of them"
 _NOUNS = r"(?:drugs?|medications?|medicines?|agents?|therapies|therapy|treatments?|compounds?|options?|ones?)"
@@ -97,8 +99,6 @@ def each_object(claim: str, named: Callable[[str], bool]) -> list[str]:
     (rFSH stimulates Sertoli cells; the sources never name Leydig cells with it). Items are the object (or a
     preposition's object) and the nouns coordinated with it, each with the words before it in its phrase.
     """
-    from assistant.syntax import parse
-
     doc = parse(claim)
     for t in doc:
         if t.dep_ not in ("dobj", "pobj", "attr"):

@@ -78,7 +78,7 @@ _LINK = re.compile(r",?\s+(?:which|this|and this|that)\s+(?:in turn\s+|then\s+)?
 LINK_SUPPORT = 0.6
 
 
-def _best_sentence(words: set[str], sentences: Sequence[tuple[int, int, set[str]]]) -> tuple[float, int, int]:
+def best_sentence(words: set[str], sentences: Sequence[tuple[int, int, set[str]]]) -> tuple[float, int, int]:
     best = (0.0, -1, -1)
     for n, k, have in sentences:
         share = len(words & have) / len(words)
@@ -123,8 +123,8 @@ def invented_link(claim: str, passages: Sequence[str]) -> str:
     if len(head) < MIN_PART_WORDS or len(tail) < MIN_PART_WORDS:
         return ""
     sents = [(n, k, set(tokenize(t))) for n, p in enumerate(passages) for k, t in enumerate(sentences(p))]
-    h_share, hn, _ = _best_sentence(head, sents)
-    t_share, tn, _ = _best_sentence(tail, sents)
+    h_share, hn, _ = best_sentence(head, sents)
+    t_share, tn, _ = best_sentence(tail, sents)
     if h_share < LINK_SUPPORT or t_share < LINK_SUPPORT:
         return ""  # a half the model wrote in its own words: no opinion
     for n, k, have in sents:  # one sentence, or two adjacent ones, holding both halves

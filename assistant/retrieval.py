@@ -183,13 +183,14 @@ class HybridRetriever:
             others = [w for _, w in terms if w != word]
             sub = re.sub("|".join(re.escape(w) for w in others), " ", query, flags=re.I) if others else query
             if len(terms) == 1:
+                if any(self._about(r.chunk, key, word) for r in chosen):
+                    break  # the best passages hold one about it: no second search
                 candidates = self.retrieve(sub, self.settings.candidate_k, literature)
                 pool = [r for r in candidates if self._about(r.chunk, key, word)]
-                # no passage says anything of it ("SERMs": only ever a class named in passing): one naming it
-                strict = bool(pool)
-                pool = pool or [r for r in candidates if names(r.chunk, word)]
-                if any(self._about(r.chunk, key, word) if strict else names(r.chunk, word) for r in chosen):
-                    break
+                if not pool:  # no passage says anything of it ("SERMs": only ever a class named in passing)
+                    if any(names(r.chunk, word) for r in chosen):
+                        break
+                    pool = [r for r in candidates if names(r.chunk, word)]
             else:
                 pool = self.retrieve(sub, self.settings.candidate_k, literature)
             fresh = [r for r in pool if all(r.chunk.id != c.chunk.id for c in chosen)]

@@ -264,7 +264,7 @@ def _each(claim: str, check: ClaimCheck, asked, passages, attributor, evidence, 
     a list (:func:`assistant.distribute.each_object`), stands only if the sources contradict it for none of
     them: "Both drugs work by binding to estrogen receptors" is wrong if they say so of only one."""
     def named(word: str) -> bool:
-        return _name_of(attributor, word) is not None
+        return attributor.first_named(word) is not None
 
     text = CITE_MARK.sub("", claim)
     parts = [(name, attributor.canonical(name), part) for name, part in distribute(text, asked, named)]
@@ -276,13 +276,6 @@ def _each(claim: str, check: ClaimCheck, asked, passages, attributor, evidence, 
             return ClaimCheck(claim=claim, kept=False, how=against.how,
                               reason=f"{said} (“{part}”): {against.reason}")
     return check
-
-
-def _name_of(attributor, word: str) -> str | None:
-    """The named thing (canonical name) a word of a claim is, or None: what the taking-apart and the
-    self-relation checks treat as a thing."""
-    key = attributor.canonical(word)
-    return key if attributor.is_term(word) and attributor.is_named(key) else None
 
 
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?![\w.]*\d)")
@@ -329,7 +322,7 @@ def _check_claim(claim, sentence, passages, attributor, evidence, previous, mode
     if likened:
         return ClaimCheck(claim=claim, kept=False, how="likeness", reason=likened)
     if attributor is not None:
-        itself = self_related(claim, lambda w: _name_of(attributor, w))
+        itself = self_related(claim, attributor.first_named)
         if itself:
             return ClaimCheck(claim=claim, kept=False, how="link", reason=itself)
     unlinked = invented_link(claim, passages)
